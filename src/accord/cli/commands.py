@@ -1,0 +1,11 @@
+"""The list of sub-command groups; each lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add every command group to ``app``."""
