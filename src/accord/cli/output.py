@@ -10,6 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from accord.errors import AccordError
 
@@ -35,9 +36,11 @@ def print_json(value: Any) -> None:
 
 def fail(error: AccordError) -> typer.Exit:
     """Print a readable diagnosis of ``error`` and return the Exit to raise."""
-    err_console.print(f"[bold red]error[/bold red] ({error.code}): {error.message}", highlight=False)
+    line = Text("error", style="bold red")
+    line.append(f" ({error.code}): {error.message}")
+    err_console.print(line, highlight=False)
     for key, value in sorted(error.details.items()):
-        err_console.print(f"  {key}: {value}", highlight=False)
+        err_console.print(Text(f"  {key}: {value}"), highlight=False)
     if error.status in (400, 413):
         return typer.Exit(EXIT_USAGE)
     if error.retryable:
