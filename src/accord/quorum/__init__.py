@@ -1,7 +1,7 @@
 """Consortium file, trust sets, storage receipts, certificates, node requests (pure).
 
 DESIGN.md sections 3 and 5; reference/consortium.md sections 1-3 (one round of
-signed storage receipts); docs/formats.md section 6; docs/consortium.md.
+signed storage receipts); docs/formats.md sections 6-7; docs/consortium.md.
 
 - ``Consortium.parse(text)`` / ``.format()``, ``Member``, ``.member(org)``,
   ``.trust_set_for(principal, lookup)``, ``.digest``
@@ -11,6 +11,8 @@ signed storage receipts); docs/formats.md section 6; docs/consortium.md.
   ``verify_signed_receipt(signed, key)``
 - ``Certificate``, ``CertificateBuilder``, ``verify_certificate(cert,
   consortium, trust_set_for)``, ``verify_receipt_in_log(...)``
+- ``sign_request(...)``, ``RequestAuth``, ``verify_request(...)``,
+  ``authenticate_request(...)``, ``ReplayGuard``
 - ``public_key(vkey)`` (to be replaced by accord.note's verifier-key parser)
 """
 
@@ -28,6 +30,14 @@ from accord.quorum.receipts import (
     SignedReceipt,
     sign_receipts,
     verify_signed_receipt,
+)
+from accord.quorum.requests import (
+    ReplayGuard,
+    RequestAuth,
+    authenticate_request,
+    new_nonce,
+    sign_request,
+    verify_request,
 )
 from accord.quorum.trustset import (
     BYZANTINE,
@@ -49,17 +59,23 @@ __all__ = [
     "PrincipalTrustSet",
     "Receipt",
     "ReceiptBatch",
+    "ReplayGuard",
+    "RequestAuth",
     "SignedReceipt",
     "TrustSet",
     "TrustSetLookup",
+    "authenticate_request",
     "check_vkey",
+    "new_nonce",
     "public_key",
     "quorum_threshold",
     "record_of_leaf",
     "resolve_trust_set",
     "sign_receipts",
+    "sign_request",
     "verify_certificate",
     "verify_receipt_in_log",
+    "verify_request",
     "verify_signed_receipt",
     "vkey_for",
 ]
