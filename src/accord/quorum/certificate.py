@@ -251,7 +251,11 @@ def verify_certificate(
 
     ``trust_set_for`` gives a principal's own trust set (None: the consortium's
     default). ``principals``, when given, are the record's principals as the
-    verifier knows them; the certificate must cover exactly those.
+    verifier knows them (from the record itself); the certificate must cover
+    exactly those. Pass them whenever principals can have their own trust sets:
+    receipts do not sign the principals (formats.md section 6), so without them
+    a certificate relabelled to name a principal with a weaker trust set would
+    verify.
 
     Raises VerificationError when the originating org is not a member, the
     principals differ, or a trust set (or its claimed threshold) differs from

@@ -19,8 +19,15 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from accord.encoding import HASH_SIZE, b64decode, b64encode, canonical, hex32, sign
-from accord.encoding import verify_signature as _verify_signature
+from accord.encoding import (
+    HASH_SIZE,
+    b64decode,
+    b64encode,
+    canonical,
+    hex32,
+    sign,
+    verify_signature,
+)
 from accord.errors import MalformedError, UsageError, VerificationError
 from accord.merkle import MemoryTree, leaf_hash, verify_inclusion
 from accord.quorum.names import is_json_int, is_org_id, is_origin
@@ -234,11 +241,11 @@ def sign_receipts(
     ]
 
 
-def verify_signed_receipt(signed: SignedReceipt, key: Ed25519PublicKey) -> Receipt:
-    """Return the receipt if ``signed`` is proven by a batch that ``key`` signed.
+def verify_signed_receipt(signed: SignedReceipt, public_key: Ed25519PublicKey) -> Receipt:
+    """Return the receipt if ``signed`` is proven by a batch that ``public_key`` signed.
 
     Checks (formats.md section 6): the receipt's org and origin equal the
-    batch's (VerificationError); the batch signature by ``key``
+    batch's (VerificationError); the batch signature by ``public_key``
     (BadSignatureError); the receipt's leaf at ``position`` of the batch tree of
     ``count`` leaves leads to ``root`` (BadProofError, RootMismatchError).
     """
@@ -249,8 +256,12 @@ def verify_signed_receipt(signed: SignedReceipt, key: Ed25519PublicKey) -> Recei
             f"{batch.org} at {batch.origin}",
             org=receipt.org,
         )
-    _verify_signature(
-        key, DOMAIN, batch.to_json(), signed.sig, what=f"receipt batch signature of {batch.org}"
+    verify_signature(
+        public_key,
+        DOMAIN,
+        batch.to_json(),
+        signed.sig,
+        what=f"receipt batch signature of {batch.org}",
     )
     verify_inclusion(signed.position, batch.count, receipt.leaf_hash, signed.proof, batch.root)
     return receipt

@@ -281,6 +281,19 @@ def test_principals_must_match_when_known() -> None:
         verify_certificate(_cert("cornell", "nyu"), C, principals=[P2])
 
 
+def test_substituted_principal_is_caught_only_when_the_principals_are_known() -> None:
+    """Receipts do not sign the principals (formats.md section 6): a certificate for P1,
+    whose own set needs both cornell and nyu, relabelled as P2 (default set, 2 of 3)."""
+    own = {P1: TrustSet(("cornell", "nyu"))}
+    lookup = own.get
+    relabelled = _cert("cornell", "mskcc", principal=P2)
+    with pytest.raises(VerificationError, match="but the record is about"):
+        verify_certificate(relabelled, C, lookup, principals=[P1])
+    honest = _cert("cornell", "mskcc", trust=own[P1])
+    with pytest.raises(QuorumNotMetError, match="1 valid receipt of 2 needed"):
+        verify_certificate(honest, C, lookup, principals=[P1])
+
+
 def test_originating_org_must_be_a_member() -> None:
     cert = dataclasses.replace(_cert("cornell", "nyu"), org="stanford")
     with pytest.raises(VerificationError, match="originating org 'stanford'"):
