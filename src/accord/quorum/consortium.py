@@ -52,7 +52,7 @@ def _bad(field: str, message: str) -> MalformedError:
     return MalformedError(_WHAT, f"{field}: {message}", field=field, reason=message)
 
 
-def toml_string(value: str) -> str:
+def _toml_string(value: str) -> str:
     """A TOML basic string (TOML 1.0 section "String"): escapes quotes, backslashes, controls."""
     out = ['"']
     for c in value:
@@ -251,20 +251,20 @@ class Consortium:
         lines = [
             "# Accord consortium file (docs/consortium.md)",
             f"version = {FORMAT_VERSION}",
-            f"id = {toml_string(self.id)}",
+            f"id = {_toml_string(self.id)}",
             "",
             "[witness]",
             f"k = {self.witness_k}",
             "",
             "[trust]",
-            f"model = {toml_string(trust['model'])}",
+            f"model = {_toml_string(trust['model'])}",
         ]
         if "f" in trust:
             lines.append(f"f = {trust['f']}")
-        lines.append("members = [" + ", ".join(toml_string(o) for o in trust["members"]) + "]")
+        lines.append("members = [" + ", ".join(_toml_string(o) for o in trust["members"]) + "]")
         for member in data["members"]:
             lines += ["", "[[members]]"]
-            lines += [f"{key} = {toml_string(value)}" for key, value in member.items()]
+            lines += [f"{key} = {_toml_string(value)}" for key, value in member.items()]
         return "\n".join(lines) + "\n"
 
     @classmethod

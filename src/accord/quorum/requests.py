@@ -50,6 +50,7 @@ WINDOW_MS: Final = 5 * 60 * 1000
 #: The header names, in the order they are written.
 HEADERS: Final = ("Accord-Org", "Accord-Ts", "Accord-Nonce", "Accord-Sig")
 
+_LOWER_HEADERS: Final = frozenset(h.lower() for h in HEADERS)
 _NONCE = re.compile(r"[0-9a-f]{32}")
 _METHOD = re.compile(r"[A-Z]{1,16}")
 _TS = re.compile(r"0|[1-9][0-9]{0,15}")
@@ -107,16 +108,25 @@ class RequestAuth:
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RequestAuth:
-        """Decode the headers (names case-insensitive); AuthError if missing or malformed."""
-        lower = {str(k).lower(): v for k, v in headers.items()}
-        values = []
+        """Decode the headers (names case-insensitive); AuthError if missing or malformed.
+
+        A header given twice (``Accord-Sig`` and ``accord-sig``, or a multi-dict
+        with two values) is refused as malformed rather than guessed between.
+        """
+        lower: dict[str, object] = {}
+        for key, value in headers.items():
+            name = str(key).lower()
+            if name in lower and name in _LOWER_HEADERS:
+                raise _refuse("malformed", f"header {name} is given twice")
+            lower[name] = value
+        values: list[str] = []
         for name in HEADERS:
-            value = lower.get(name.lower())
-            if value is None:
+            found = lower.get(name.lower())
+            if found is None:
                 raise _refuse("missing", f"header {name} is missing")
-            if not isinstance(value, str):
+            if not isinstance(found, str):
                 raise _refuse("malformed", f"header {name} is not text")
-            values.append(value)
+            values.append(found)
         org, ts, nonce, sig = values
         if not is_org_id(org):
             raise _refuse("malformed", "Accord-Org is not an org id")

@@ -142,6 +142,28 @@ def test_refused_requests(mutation: str, attempt: Callable[[], str], reason: str
     assert info.value.status == 401
 
 
+class _MultiDict:
+    """Stands in for an HTTP framework's header multi-dict."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self.pairs = pairs
+
+    def items(self) -> list[tuple[str, str]]:
+        return self.pairs
+
+
+def test_a_header_given_twice_is_refused() -> None:
+    headers = _headers()
+    doubled = {**headers, "accord-sig": _headers(body=b"other")["Accord-Sig"]}
+    with pytest.raises(AuthError, match="given twice") as info:
+        _verify(doubled)
+    assert info.value.details["reason"] == "malformed"
+    pairs = [*headers.items(), ("Accord-Org", "cornell")]
+    with pytest.raises(AuthError, match="given twice"):
+        _verify(_MultiDict(pairs))  # type: ignore[arg-type]
+    assert _verify({**headers, "X-Other": "1", "x-other": "2"}) == "nyu"  # not ours: ignored
+
+
 def test_timestamps_at_the_edge_of_the_window_are_accepted() -> None:
     assert _verify(_headers(ts=NOW - WINDOW_MS)) == "nyu"
     assert _verify(_headers(ts=NOW + WINDOW_MS, nonce=new_nonce())) == "nyu"
