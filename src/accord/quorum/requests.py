@@ -242,10 +242,12 @@ class ReplayGuard:
     Memory is bounded by ``max_entries``: when full, the oldest entry is
     dropped and its timestamp becomes a floor, at or below which requests are
     refused (reason ``guard_full``), so a dropped nonce can never be replayed.
-    Not thread-safe: the shell serializes calls.
+    Eviction follows the latest ``now`` seen, so a clock stepped backwards
+    cannot readmit a forgotten nonce: timestamps older than that latest
+    ``now - window_ms`` stay refused. Not thread-safe: the shell serializes calls.
     """
 
-    __slots__ = ("_floor", "_heap", "_seen", "max_entries", "window_ms")
+    __slots__ = ("_floor", "_heap", "_horizon", "_seen", "max_entries", "window_ms")
 
     def __init__(self, window_ms: int = WINDOW_MS, max_entries: int = 200_000) -> None:
         if type(window_ms) is not int or window_ms < 0:
@@ -257,6 +259,7 @@ class ReplayGuard:
         self._seen: dict[tuple[str, str], int] = {}
         self._heap: list[tuple[int, str, str]] = []
         self._floor = -1
+        self._horizon: int | None = None  # latest now - window_ms; older entries are forgotten
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -267,8 +270,11 @@ class ReplayGuard:
         return ts
 
     def evict(self, now: int) -> None:
-        """Forget every entry whose timestamp is older than ``now - window_ms``."""
+        """Forget every entry older than the latest ``now`` seen minus ``window_ms``."""
         horizon = now - self.window_ms
+        if self._horizon is not None:
+            horizon = max(horizon, self._horizon)
+        self._horizon = horizon
         while self._heap and self._heap[0][0] < horizon:
             self._drop_oldest()
 
@@ -276,6 +282,14 @@ class ReplayGuard:
         """Accept and remember (org, nonce) at ``ts``, or raise AuthError."""
         _check_time(ts, now, self.window_ms)
         self.evict(now)
+        if self._horizon is not None and ts < self._horizon:
+            raise _refuse(
+                "stale",
+                f"timestamp {ts} is older than this node's replay window "
+                f"(its clock has been ahead, up to {self._horizon + self.window_ms})",
+                ts=ts,
+                now=now,
+            )
         if (org, nonce) in self._seen:
             raise _refuse("replay", f"nonce {nonce} from {org} was already used", org=org)
         if ts <= self._floor:

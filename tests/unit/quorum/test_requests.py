@@ -239,6 +239,17 @@ def test_guard_forgets_by_time() -> None:
     assert info.value.details["reason"] == "stale"
 
 
+def test_a_clock_stepped_back_does_not_readmit_a_forgotten_nonce() -> None:
+    g = ReplayGuard()
+    g.check("nyu", "a" * 32, NOW, NOW)
+    g.evict(NOW + WINDOW_MS + 1)  # the receiver's clock ran ahead; the nonce is forgotten
+    assert len(g) == 0
+    with pytest.raises(AuthError, match="older than this node's replay window") as info:
+        g.check("nyu", "a" * 32, NOW, NOW + 10)  # ... and was then stepped back
+    assert info.value.details["reason"] == "stale"
+    g.check("nyu", "b" * 32, NOW + 10, NOW + 10)  # within the window of both clocks: fine
+
+
 def test_guard_memory_is_bounded_and_never_readmits_a_dropped_nonce() -> None:
     g = ReplayGuard(max_entries=3)
     for i in range(5):
