@@ -1,10 +1,11 @@
-"""Identifiers the quorum layer checks: org ids, log origins, principals, JSON integers.
+"""Identifiers the quorum layer checks: org ids, log origins, principals, node URLs, integers.
 
 Org ids follow docs/formats.md section 1 (``[a-z0-9][a-z0-9-]{0,62}``); a
 principal in a certificate is the hex pseudonym of formats.md section 5 (32
 lowercase hex digits); log origins follow C2SP tlog-checkpoint (one line, no
-spaces; Accord also forbids ``+`` so the log key's name can equal the origin).
-Each is a predicate, so that every caller raises its own format's error.
+spaces; Accord also forbids ``+`` so the log key's name can equal the origin);
+node URLs are plain http(s) base URLs. Each check is a predicate (or, for URLs,
+returns what is wrong), so that every caller raises its own format's error.
 """
 
 from __future__ import annotations
