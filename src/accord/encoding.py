@@ -49,6 +49,7 @@ DOMAINS: Final = frozenset(
         "accord/decision/v1\n",
         "accord/body/v1\n",
         "accord/token/v1\n",
+        "accord/consortium/v1\n",
     }
 )
 
