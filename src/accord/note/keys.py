@@ -45,6 +45,7 @@ __all__ = [
     "key_id",
     "key_ref",
     "refuse_algorithm",
+    "weak_ed25519_key",
 ]
 
 ED25519_KEY_SIZE: Final = 32
@@ -72,6 +73,36 @@ _ALGORITHMS: Final[dict[int, str]] = {
 }
 
 _HEX_ID = re.compile(r"[0-9a-f]{8}", re.ASCII)
+
+_P: Final = 2**255 - 19
+#: y-coordinates of the Ed25519 points of small order (libsodium's has_small_order list):
+#: the identity (1), order 2 (p - 1), order 4 (0) and order 8 (two values).
+_SMALL_ORDER_Y: Final = frozenset(
+    {
+        0,
+        1,
+        _P - 1,
+        int.from_bytes(
+            bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),
+            "little",
+        ),
+        int.from_bytes(
+            bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+            "little",
+        ),
+    }
+)
+
+
+def weak_ed25519_key(public_key: bytes) -> bool:
+    """True for an Ed25519 public key that is a point of small order or not canonically encoded.
+
+    OpenSSL accepts such keys, and under them signatures that anyone can make
+    verify (e.g. the all-zero key verifies an all-zero signature on some
+    messages), so a log could later disown its own signed checkpoints.
+    """
+    y = int.from_bytes(public_key, "little") & ((1 << 255) - 1)
+    return y >= _P or y in _SMALL_ORDER_Y
 
 
 def algorithm_name(sig_type: int) -> str:
@@ -146,6 +177,8 @@ class Verifier:
         if not isinstance(self.public_key, bytes) or len(self.public_key) != ED25519_KEY_SIZE:
             raise MalformedError(what, f"an Ed25519 public key is {ED25519_KEY_SIZE} bytes")
         object.__setattr__(self, "sig_type", SigType(self.sig_type))
+        if weak_ed25519_key(self.public_key):
+            raise MalformedError(what, "weak Ed25519 public key (small order or non-canonical)")
         try:
             key = Ed25519PublicKey.from_public_bytes(self.public_key)
         except ValueError:

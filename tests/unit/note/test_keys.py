@@ -250,3 +250,78 @@ def test_from_private_bytes_checks_the_seed() -> None:
         Signer.from_private_bytes("a", SEED[:31])
     with pytest.raises(MalformedError):
         Signer.from_private_bytes("a b", SEED)
+
+
+# -- weak Ed25519 public keys ------------------------------------------------------------
+
+_P = 2**255 - 19
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+
+
+def _point(encoded: bytes) -> tuple[int, int] | None:
+    """Decode an Ed25519 point (RFC 8032 section 5.1.3), without the canonical check."""
+    y = int.from_bytes(encoded, "little") & ((1 << 255) - 1)
+    sign = encoded[31] >> 7
+    u = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P) % _P
+    x = pow(u, (_P + 3) // 8, _P)
+    if x * x % _P != u:
+        x = x * pow(2, (_P - 1) // 4, _P) % _P
+    if x * x % _P != u:
+        return None
+    if x & 1 != sign:
+        x = _P - x
+    return x % _P, y % _P
+
+
+def _add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    (x1, y1), (x2, y2) = a, b
+    t = _D * x1 * x2 * y1 * y2 % _P
+    x3 = (x1 * y2 + y1 * x2) * pow(1 + t, _P - 2, _P) % _P
+    y3 = (y1 * y2 + x1 * x2) * pow(1 - t, _P - 2, _P) % _P
+    return x3, y3
+
+
+SMALL_ORDER_KEYS = [
+    bytes(32),
+    b"\x01" + bytes(31),
+    bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),
+    bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+    (_P - 1).to_bytes(32, "little"),
+]
+NON_CANONICAL_KEYS = [(_P + k).to_bytes(32, "little") for k in (0, 1, 2, 18)]
+
+
+@pytest.mark.parametrize("key", SMALL_ORDER_KEYS, ids=lambda k: k[:4].hex())
+def test_small_order_keys_are_refused(key: bytes) -> None:
+    """Each listed key really is a point of small order ([8]P is the identity) and is refused."""
+    checked = 0
+    for encoded in (key, key[:31] + bytes([key[31] | 0x80])):
+        point = _point(encoded)
+        if point is None or (point[0] == 0 and encoded[31] & 0x80):
+            continue  # -0 is not a valid encoding; still refused below
+        acc = point
+        for _ in range(3):
+            acc = _add(acc, acc)
+        assert acc == (0, 1)
+        checked += 1
+    assert checked >= 1
+    for encoded in (key, key[:31] + bytes([key[31] | 0x80])):
+        with pytest.raises(MalformedError, match="weak Ed25519"):
+            Verifier("w", SigType.ED25519, encoded)
+        with pytest.raises(MalformedError, match="weak Ed25519"):
+            Verifier.parse(_vkey("w", 1, encoded))
+
+
+@pytest.mark.parametrize("key", NON_CANONICAL_KEYS, ids=lambda k: k[:4].hex())
+def test_non_canonical_keys_are_refused(key: bytes) -> None:
+    with pytest.raises(MalformedError, match="weak Ed25519"):
+        Verifier("w", SigType.COSIGNATURE_V1, key)
+
+
+def test_real_keys_are_not_weak() -> None:
+    for _ in range(50):
+        key = Signer.generate("k").verifier().public_key
+        point = _point(key)
+        assert point is not None
+        assert Verifier("k", SigType.ED25519, key).public_key == key
+    assert Verifier.parse(SPEC_VKEY).public_key == PUB
