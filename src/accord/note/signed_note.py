@@ -16,6 +16,7 @@ accepted, as golang.org/x/mod does (the spec requires at least 16).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Protocol
@@ -42,6 +43,7 @@ __all__ = [
 MAX_SIGNATURES: Final = 100
 
 _PREFIX: Final = "\u2014 "  # em dash, space
+_CONTROL: Final = re.compile("[\x00-\x09\x0b-\x1f]")  # ASCII controls but LF
 
 
 def decode_note_text(data: str | bytes, what: str) -> str:
@@ -63,9 +65,9 @@ def decode_note_text(data: str | bytes, what: str) -> str:
             raise MalformedError(what, "not valid Unicode text") from None
     else:
         raise MalformedError(what, "expected text or bytes")
-    for ch in text:
-        if ch < " " and ch != "\n":
-            raise MalformedError(what, f"control character U+{ord(ch):04X}")
+    control = _CONTROL.search(text)
+    if control is not None:
+        raise MalformedError(what, f"control character U+{ord(control.group()):04X}")
     return text
 
 
