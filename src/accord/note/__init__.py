@@ -36,6 +36,8 @@ Checkpoints and cosignatures (:mod:`accord.note.checkpoint`,
 - ``Checkpoint(origin, size, root_hash, extensions)``, ``Checkpoint.parse``, ``.format()``.
 - ``cosigned_message(checkpoint_text, timestamp)``, ``Cosignature.from_bytes`` /
   ``.to_bytes()`` (the 76-byte payload), ``cosignature_timestamp(b64_or_bytes)``.
+- ``verify_cosignature(checkpoint, signature, verifier) -> timestamp``: one
+  witness's line (e.g. a witness's answer, before it is appended to the note).
 - ``verify_cosigned_checkpoint(note_text, log_verifier, witness_verifiers, k)
   -> (Checkpoint, {witness name: timestamp})``: the log's signature and at
   least ``k`` valid cosignatures from distinct witnesses, else QuorumNotMetError.
@@ -58,7 +60,7 @@ from accord.note.cosignature import (
     cosignature_timestamp,
     cosigned_message,
 )
-from accord.note.cosigned import verify_cosigned_checkpoint
+from accord.note.cosigned import verify_cosignature, verify_cosigned_checkpoint
 from accord.note.keys import KEY_ID_SIZE, SigType, Verifier, check_key_name, key_id
 from accord.note.signed_note import (
     MAX_SIGNATURES,
@@ -98,5 +100,6 @@ __all__ = [
     "parse_signature_lines",
     "parse_signer_key",
     "sign_note",
+    "verify_cosignature",
     "verify_cosigned_checkpoint",
 ]

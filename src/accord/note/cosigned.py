@@ -9,13 +9,32 @@ cosignature/v1 lines from distinct configured witnesses.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 from accord.errors import QuorumNotMetError, UnknownKeyError, UsageError
 from accord.note.checkpoint import Checkpoint
 from accord.note.keys import SigType, Verifier
-from accord.note.signed_note import Note, open_note
+from accord.note.signed_note import Note, Signature, open_note
 
-__all__ = ["verify_cosigned_checkpoint"]
+__all__ = ["verify_cosignature", "verify_cosigned_checkpoint"]
+
+
+def verify_cosignature(checkpoint: Checkpoint, signature: Signature, verifier: Verifier) -> int:
+    """Verify one witness's cosignature line on ``checkpoint``; return its timestamp.
+
+    tlog-cosignature v1.0.1, type 0x04. ``verifier`` must be a cosignature/v1
+    key (UsageError otherwise). UnknownKeyError if the line's name or key ID
+    is not the verifier's; BadSignatureError if it does not verify.
+    """
+    if not isinstance(verifier, Verifier) or verifier.sig_type != SigType.COSIGNATURE_V1:
+        raise UsageError("a cosignature is verified with a cosignature/v1 key (type 0x04)")
+    if (signature.name, signature.key_id) != (verifier.name, verifier.key_id):
+        raise UnknownKeyError(
+            f"cosignature by {signature.key_ref} is not by {verifier.key_ref}",
+            key=signature.key_ref,
+        )
+    # A type 0x04 key always yields the timestamp (None is only for type 0x01).
+    return cast(int, verifier.verify(checkpoint.format().encode("utf-8"), signature.signature))
 
 
 def verify_cosigned_checkpoint(

@@ -19,6 +19,7 @@ from accord.note import (
     Signature,
     Signer,
     sign_note,
+    verify_cosignature,
     verify_cosigned_checkpoint,
 )
 
@@ -126,3 +127,16 @@ def test_not_a_checkpoint() -> None:
 def test_usage_errors(mutation: str, log: object, witnesses: list[object], k: object) -> None:
     with pytest.raises(UsageError):
         verify_cosigned_checkpoint(_note(W[0]), log, witnesses, k)  # type: ignore[arg-type]
+
+
+def test_verify_one_cosignature() -> None:
+    line = W[0].cosign(CP, 1234)
+    assert verify_cosignature(CP, line, WV[0]) == 1234
+    with pytest.raises(UnknownKeyError):
+        verify_cosignature(CP, line, WV[1])
+    with pytest.raises(BadSignatureError):
+        verify_cosignature(Checkpoint(CP.origin, 12, TREE.root(12)), line, WV[0])
+    with pytest.raises(BadSignatureError):
+        verify_cosignature(CP, Signature(line.name, line.key_id, line.signature[:-1]), WV[0])
+    with pytest.raises(UsageError):
+        verify_cosignature(CP, LOG.sign(CP.format()), LOG.verifier())
