@@ -55,7 +55,7 @@ def test_pure_module_imports(path: Path) -> None:
 )
 def test_every_module_declares_all(path: Path) -> None:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    if not tree.body or path.name == "__init__.py" and len(tree.body) <= 2:
+    if not tree.body or (path.name == "__init__.py" and len(tree.body) <= 2):
         return  # a package marker with only a docstring (and maybe a version)
     assigned = {
         t.id
