@@ -10,8 +10,9 @@ clear (DESIGN.md section 6)::
 - ``keyset``, ``k``, ``n``, ``shares``: the current split of the master key; ``shares[x-1]``
   is SHA-256(keyset || x || share x), so each share is recognised on its own.
 - ``check``: AES-256-GCM of the empty string under HKDF(master, "accord/keys/v1/keystore-
-  check") with associated data ``"accord/keystore/v1/check\\n" || keyset``: it proves a
-  combined master key right before anything else is opened.
+  check") with associated data ``"accord/keystore/v1/check\\n" || canonical({"name",
+  "keyset", "k", "n", "shares"})``: it proves a combined master key right, and the header
+  unaltered, before anything else is opened.
 - ``secrets``: each value is AES-256-GCM under HKDF(master, "accord/keys/v1/keystore-
   secrets") with the secret's name (UTF-8) as associated data: nonce || ciphertext || tag.
 
@@ -81,8 +82,17 @@ def _usage_secret_name(name: object) -> str:
         raise UsageError(f"secret names must match [a-z][a-z0-9_]{{0,62}}, not {name!r}") from None
 
 
-def _check_aad(keyset: bytes) -> bytes:
-    return b"accord/keystore/v1/check\n" + keyset
+def _check_aad(name: str, split_: Split) -> bytes:
+    """The check value's associated data: the keystore's whole header, so that after
+    combining, any change to the name, keyset, k, n or a share digest is detected."""
+    header = {
+        "name": name,
+        "keyset": split_.keyset.hex(),
+        "k": split_.threshold,
+        "n": split_.total,
+        "shares": [d.hex() for d in split_.digests],
+    }
+    return b"accord/keystore/v1/check\n" + canonical(header)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,8 +236,11 @@ def _new_split(
         ShareFile(keyset=keyset, x=p.x, threshold=threshold, total=shares, share=p.y, name=name)
         for p in points
     )
-    check = wrap(derive_kek(master, _CHECK_LABEL), b"", _check_aad(keyset), randbytes=randbytes)
-    return Split.of(keyset, threshold, points), check, files
+    split_ = Split.of(keyset, threshold, points)
+    check = wrap(
+        derive_kek(master, _CHECK_LABEL), b"", _check_aad(name, split_), randbytes=randbytes
+    )
+    return split_, check, files
 
 
 def create_keystore(
@@ -269,7 +282,7 @@ def check_master(keystore: Keystore, master: bytes | bytearray) -> None:
         unwrap(
             derive_kek(master, _CHECK_LABEL),
             keystore.check,
-            _check_aad(keystore.keyset),
+            _check_aad(keystore.name, keystore.split),
             "keystore check",
         )
     except VerificationError:

@@ -23,7 +23,7 @@ from accord.keys.keystore import (
     resplit,
     unseal,
 )
-from accord.keys.shares import ShareFile
+from accord.keys.shares import ShareFile, Split
 
 SECRETS = {name: os.urandom(32) for name in ("log_key", "witness_key", "index_key", "token_key")}
 SECRETS["pseudonym_key"] = os.urandom(64)
@@ -84,6 +84,22 @@ def test_shares_combining_to_another_key_are_refused_after_combining() -> None:
     )
     with pytest.raises(VerificationError, match="does not open this keystore"):
         recover_master(altered, forged_shares[:3])
+
+
+@pytest.mark.parametrize("field", ["unused digest", "name"])
+def test_an_altered_header_is_refused_after_combining(field: str) -> None:
+    # shares 1-3 are used; the digest of share 5 and the human name are not checked
+    # share by share, but the check value covers the whole header
+    digests = list(KEYSTORE.split.digests)
+    name = KEYSTORE.name
+    if field == "name":
+        name = "nyu"
+    else:
+        digests[4] = bytes(32)
+    split_ = Split(KEYSTORE.keyset, 3, 5, tuple(digests))
+    altered = Keystore(name, split_, KEYSTORE.check, KEYSTORE.secrets)
+    with pytest.raises(VerificationError, match="does not open this keystore"):
+        recover_master(altered, SHARES[:3])
 
 
 def test_open_secret_one_by_one() -> None:
