@@ -110,6 +110,10 @@ class Keystore:
             raise MalformedError(_WHAT, "split must be a Split")
         if not isinstance(self.check, bytes) or len(self.check) != NONCE_SIZE + TAG_SIZE:
             raise MalformedError(_WHAT, "check must be an AES-GCM tag of the empty string")
+        if not isinstance(self.secrets, tuple) or not all(
+            isinstance(pair, tuple) and len(pair) == 2 for pair in self.secrets
+        ):
+            raise MalformedError(_WHAT, "secrets must be a tuple of (name, wrapped) pairs")
         names = [n for n, _ in self.secrets]
         if names != sorted(set(names)):
             raise MalformedError(_WHAT, "secrets must be unique and sorted by name")

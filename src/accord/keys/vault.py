@@ -123,6 +123,8 @@ class Vault:
         included); shares given earlier through :meth:`submit` are not used and are
         kept on failure, dropped on success.
         """
+        if isinstance(shares, str | bytes):
+            raise UsageError("unseal_with takes a list of share files, not one text")
         parsed = [s if isinstance(s, ShareFile) else ShareFile.parse(s) for s in shares]
         with self._lock:
             master = combine_shares(self._keystore.split, parsed)

@@ -205,6 +205,11 @@ def test_concurrent_submissions_unseal_exactly_once() -> None:
         assert vault.secret("log_key") == SECRETS["log_key"]
 
 
+def test_unseal_with_refuses_a_single_text() -> None:
+    with pytest.raises(UsageError, match="list of share files"):
+        Vault(KEYSTORE).unseal_with(TEXTS[0])
+
+
 def test_vault_needs_a_keystore() -> None:
     with pytest.raises(UsageError):
         Vault("keystore.json")  # type: ignore[arg-type]
