@@ -242,7 +242,8 @@ class DataKeys:
                 cached = self._keys.get((principal, version))
             if cached is not None:
                 return cached
-        wrapped = self._storage.get(principal, version) if version >= 1 else None
+        in_range = 1 <= version <= MAX_KEY_VERSION
+        wrapped = self._storage.get(principal, version) if in_range else None
         if wrapped is None:
             if 1 <= version <= self._storage.latest(principal):
                 raise ShreddedError(
