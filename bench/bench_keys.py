@@ -1,7 +1,8 @@
 """Throughput of body encryption (AES-256-GCM, 500-byte bodies) and of the data-key path.
 
-Run: ``.venv/bin/python bench/bench_keys.py [--seconds S]``. Prints one line per case
-(bodies per second, microseconds per body) and, for scale, Ed25519 verification of one
+Run: ``.venv/bin/python bench/bench_keys.py [--seconds S | --quick]`` (or ``make bench``).
+Prints one line per case (bodies per second, microseconds per body) and, for scale,
+Ed25519 verification of one
 statement signature, which every ingested record already pays. Numbers depend on the
 machine: copy them into BENCHMARKS.md with the machine and the date.
 """
@@ -50,7 +51,10 @@ def report(name: str, per_second: float, count: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=2.0, help="time per case")
+    parser.add_argument("--quick", action="store_true", help="a short run (0.2 s per case)")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds = 0.2
 
     bodies = [os.urandom(BODY_SIZE) for _ in range(POOL)]
     hashes = [hashlib.sha256(b).digest() for b in bodies]
