@@ -19,6 +19,7 @@ __all__ = [
     "AccordError",
     "AuthError",
     "BadProofError",
+    "BadShareError",
     "BadSignatureError",
     "ConflictError",
     "ForbiddenError",
@@ -28,6 +29,7 @@ __all__ = [
     "QuorumNotMetError",
     "RootMismatchError",
     "SealedError",
+    "ShreddedError",
     "StoreError",
     "TooLargeError",
     "UnknownKeyError",
@@ -101,6 +103,13 @@ class NotFoundError(AccordError):
     code = "not_found"
 
 
+class ShreddedError(NotFoundError):
+    """The data key that encrypted this body was destroyed (crypto-shredding): gone for good."""
+
+    status = 410
+    code = "shredded"
+
+
 class ConflictError(AccordError):
     """A compare-and-swap lost: the state moved. ``size`` is the size now known."""
 
@@ -157,6 +166,12 @@ class UnsupportedAlgorithmError(VerificationError):
 
 class QuorumNotMetError(VerificationError):
     code = "quorum_not_met"
+
+
+class BadShareError(VerificationError):
+    """A key share that is not one of this node's: foreign split, wrong or corrupted bytes."""
+
+    code = "bad_share"
 
 
 # -- Accord's side: storage, network, state (5xx) -------------------------------
