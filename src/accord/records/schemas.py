@@ -424,10 +424,16 @@ def validate_fields(schema: str, fields: Any, principals: Sequence[Principal], o
         fail("schema", f"unknown schema {schema!r:.80}; known: {', '.join(sorted(SCHEMAS))}")
     kind = spec.principal_kind
     if len(principals) != 1:
-        fail("principals", f"{schema} needs exactly one {kind} principal, got {len(principals)}")
+        fail(
+            "principals",
+            f"{schema} needs exactly one principal of kind {kind!r}, got {len(principals)}",
+        )
     principal = principals[0]
     if principal.kind != kind:
-        fail("principals[0].kind", f"{schema} needs a {kind} principal, got {principal.kind!r}")
+        fail(
+            "principals[0].kind",
+            f"{schema} needs a principal of kind {kind!r}, got {principal.kind!r}",
+        )
     view = spec.parse(fields, org)
     if kind == "patient":
         patient = view.patient  # type: ignore[union-attr]
