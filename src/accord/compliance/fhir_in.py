@@ -324,7 +324,7 @@ def _entities(
                 raise MalformedError(AE, f"entity[{i}]: the patient entity has no what.reference")
             if ref not in patients:
                 patients.append(ref)
-        elif (BALP_ENTITY_TYPE, "XrequestId") in codings(entity.get("type")):
+        elif (BALP_ENTITY_TYPE, "XrequestId") in codings(entity.get("type")) + role:
             value = (what.get("identifier") or {}).get("value")
             transfer = value if isinstance(value, str) else transfer
         else:

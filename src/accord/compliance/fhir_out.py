@@ -8,8 +8,10 @@ AuditEvent synthesised from its fields in the BALP shape of its pattern
 (Read/Query/Create/Update/Delete, break-the-glass, PrivacyDisclosure Source /
 Recipient). Record references cannot be reversed (they are hashes), so a
 synthesised data entity carries the hash as an identifier
-(system ``urn:accord:record-ref``). Everything returned validates with the
-fhir.resources model of its version.
+(system ``urn:accord:record-ref``) and a disclosure's ``transfer_id`` is a BALP
+transaction (XrequestId) entity; ``other_half`` and an access's
+``authorization`` have no AuditEvent element and are not carried. Everything
+returned validates with the fhir.resources model of its version.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from accord.compliance.fhir_in import BALP_ENTITY_TYPE
 from accord.compliance.fhir_models import (
     NOT_SUPPORTED,
     RECORD_REF_SYSTEM,
@@ -226,6 +229,13 @@ def _disclosure_event(
     out["entity"] = [_entity(_ref(d.patient), "1", "1", version)] + [
         _data_entity(ref, version) for ref in d.record_refs
     ]
+    transaction: dict[str, Any] = {"what": {"identifier": {"value": d.transfer_id}}}
+    kind = _coding(BALP_ENTITY_TYPE, "XrequestId")
+    if version == "R5":  # R5 entities have no type: BALP's transaction entity goes by role
+        transaction["role"] = {"coding": [kind]}
+    else:
+        transaction["type"] = kind
+    out["entity"].append(transaction)
     first = out["entity"][1]
     if version == "R4":
         first["description"] = d.description
