@@ -6,11 +6,12 @@ import contextlib
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accord.encoding import canonical
-from accord.errors import AccordError, BadSignatureError
+from accord.errors import AccordError, BadSignatureError, MalformedError
 from accord.records import (
     Header,
     IndexCommit,
@@ -138,3 +139,52 @@ def test_no_single_bit_flip_verifies(bit: int) -> None:
     except BadSignatureError:
         return
     raise AssertionError(f"bit {bit} flipped and the statement still verifies")
+
+
+wide_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**54), max_value=2**54)
+    | st.text(alphabet=st.characters(), max_size=12),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(alphabet=st.characters(), max_size=6), children, max_size=4)
+    ),
+    max_leaves=16,
+)
+
+
+@SETTINGS
+@given(wide_json)
+def test_plain_values_dump_as_rfc8785(value: Any) -> None:
+    from accord.records.statement import _dumps, _plain
+
+    if _plain(value):
+        assert _dumps(value).encode("utf-8") == canonical(value)
+
+
+@SETTINGS
+@given(wide_json)
+def test_fhir_resource_statement_canonical_either_path(extra: Any) -> None:
+    resource = {"resourceType": "AuditEvent", "extra": extra}
+    value = mutate(
+        EXAMPLES["ehr.access"](), ("fields", "fhir"), {"version": "R5", "resource": resource}
+    )
+    try:
+        statement = Statement.from_json(value)
+    except AccordError:
+        return  # e.g. integers beyond 2**53 or lone surrogates: not JSON-canonicalisable
+    assert statement.canonical_bytes == canonical(value)
+
+
+@pytest.mark.parametrize("leaf", [1, 1.5], ids=["plain", "generic"])
+def test_deeply_nested_resource_is_refused_cleanly(leaf: Any) -> None:
+    deep: Any = leaf
+    for _ in range(5000):
+        deep = [deep]
+    resource = {"resourceType": "AuditEvent", "x": deep}
+    value = mutate(
+        EXAMPLES["ehr.access"](), ("fields", "fhir"), {"version": "R5", "resource": resource}
+    )
+    with pytest.raises(MalformedError, match="nested too deeply"):
+        Statement.from_json(value)

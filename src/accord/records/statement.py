@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -82,25 +83,59 @@ def decode_json(data: bytes | str, what: str) -> Any:
 def _canonical_statement(value: dict[str, Any], typed: Fields) -> bytes:
     """RFC 8785 bytes of a statement whose fields ``validate_fields`` accepted.
 
-    Without a ``fhir`` resource, validation has checked every value: strings
+    Validation has checked every value outside a ``fhir`` resource: strings
     without surrogates or control characters, integers in [0, 2**53), booleans,
-    and objects whose keys are ASCII field names. For such values sorted,
-    compact ``json.dumps`` *is* RFC 8785 (same escapes, code point order equals
-    UTF-16 order for ASCII keys), and about five times faster than the generic
-    encoder; a property test holds the two equal. Anything else takes the
-    generic path.
+    objects with ASCII keys. For such values sorted, compact ``json.dumps`` *is*
+    RFC 8785 (the same escapes; code point order is UTF-16 order for ASCII
+    keys) and several times faster than the generic encoder. A ``fhir``
+    resource takes the same path when :func:`_plain` says it may, else the
+    generic one. Property tests hold the two paths equal.
     """
-    if getattr(typed, "fhir", None) is None:
-        return _dumps(value).encode("utf-8")
+    fhir = getattr(typed, "fhir", None)
     try:
+        if fhir is None or _plain(fhir.resource):
+            return _dumps(value).encode("utf-8")
         return canonical(value)
     except MalformedError as exc:
         raise MalformedError("statement", exc.message) from None
+    except RecursionError:
+        raise MalformedError("statement", "nested too deeply") from None
 
 
 _dumps: Final = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
 ).encode
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+_INT_LIMIT: Final = 2**53
+
+
+def _plain(value: Any) -> bool:
+    """True if ``json.dumps`` writes ``value`` exactly as RFC 8785 does.
+
+    That holds for null, booleans, integers of magnitude below 2**53, strings
+    without lone surrogates, arrays, and objects whose keys are ASCII strings
+    (so code point order is UTF-16 order). Floats and anything else: False.
+    """
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is str:
+            if not v.isascii() and _SURROGATE.search(v) is not None:
+                return False
+        elif t is dict:
+            for k in v:
+                if type(k) is not str or not k.isascii():
+                    return False
+            stack.extend(v.values())
+        elif t is list:
+            stack.extend(v)
+        elif t is int:
+            if not -_INT_LIMIT < v < _INT_LIMIT:
+                return False
+        elif t is not bool and v is not None:
+            return False
+    return True
 
 
 @dataclass(frozen=True, slots=True, eq=False)

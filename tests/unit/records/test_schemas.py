@@ -586,3 +586,13 @@ def test_fields_are_read_only_and_copied() -> None:
     assert st.fields["action"] == "R"
     with pytest.raises(TypeError):
         st.fields["action"] = "D"  # type: ignore[index]
+
+
+def test_text_with_escapes_and_unicode_is_canonical() -> None:
+    from accord.encoding import canonical
+
+    text = 'a\tb\nc\r "q" \\ é 😀 \u2028 \ufeff'
+    value = mutate(EXAMPLES[D](), (F, "description"), text)
+    value = mutate(value, (F, "transfer_id"), "xfer-😀-\u2028")
+    st = Statement.from_json(value)
+    assert st.canonical_bytes == canonical(value)
