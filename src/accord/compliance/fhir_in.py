@@ -170,9 +170,13 @@ def auditevent_to_statements(
     ver = detect_version(res, version, AE)
     validate_model(res, ver, AE)
     r5 = ver == "R5"
-    event = codings(res.get("category")) + codings(res.get("code")) if r5 else []
-    if not r5:
+    if r5:
+        event = codings(res.get("category")) + codings(res.get("code"))
+        period = res.get("occurredPeriod") or {}
+        occurred, when = res.get("occurredDateTime") or period.get("start"), "occurred"
+    else:
         event = codings(res.get("type")) + codings(res.get("subtype"))
+        occurred, when = (res.get("period") or {}).get("start"), "period.start"
     agents = [a for a in res.get("agent", []) if isinstance(a, dict)]
     purposes = _purposes(res, agents, r5)
     pattern, expected_action = _pattern(event, purposes)
@@ -199,10 +203,9 @@ def auditevent_to_statements(
         raise not_supported(
             AE, f"a failed disclosure (outcome {outcome}) is not a disclosure; log it as an access"
         )
-    occurred = res.get("occurredDateTime") or (res.get("occurredPeriod") or {}).get("start")
-    if not r5:
-        occurred = (res.get("period") or {}).get("start")
-    event_ts = fhir_time_ms(occurred or res["recorded"], "recorded", AE)
+    if occurred is None:
+        occurred, when = res["recorded"], "recorded"
+    event_ts = fhir_time_ms(occurred, when, AE)
     base_id = statement_id(res, event_id_hint)
     original = {"version": ver, "resource": copy.deepcopy(res)}
     out = []

@@ -581,3 +581,15 @@ def test_pcp_reference_maps_through_directory() -> None:
     typed = _map(EXPORT_R4).typed
     assert isinstance(typed, Disclosure)
     assert typed.discloser_org == DIRECTORY[PCP]
+
+
+def test_event_time_sources() -> None:
+    r4 = scenario(EXPORT_R4)
+    r4["period"] = {"start": "2021-03-02T09:59:00Z", "end": "2021-03-02T10:00:00Z"}
+    assert _map(EXPORT_R4, r4).event_ts == _ms(2021, 3, 2, 9, 59)
+    r5 = scenario(READ_R5)
+    del r5["occurredDateTime"]
+    r5["occurredPeriod"] = {"start": "2021-03-02T10:14:00+01:00"}
+    assert _map(READ_R5, r5).event_ts == _ms(2021, 3, 2, 9, 14)
+    del r5["occurredPeriod"]
+    assert _map(READ_R5, r5).event_ts == _ms(2021, 3, 2, 10, 15, 1)  # recorded
