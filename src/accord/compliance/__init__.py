@@ -1,0 +1,1 @@
+"""Compliance: HIPAA reports, appropriateness rules, alerts and the FHIR mapping (shell)."""
