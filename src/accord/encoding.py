@@ -101,13 +101,15 @@ def canonical(value: Any) -> bytes:
     the two paths equal. Raises MalformedError for values JSON cannot carry
     exactly (NaN, integers beyond 2**53, non-string keys, bytes, lone surrogates).
     """
-    if _plain(value):
-        try:
-            return _json_dumps(value).encode("utf-8")
-        except UnicodeEncodeError:
-            pass  # a lone surrogate: let rfc8785 give the diagnosis
     try:
+        if _plain(value):
+            try:
+                return _json_dumps(value).encode("utf-8")
+            except UnicodeEncodeError:
+                pass  # a lone surrogate: let rfc8785 give the diagnosis
         return rfc8785.dumps(value)
+    except RecursionError:
+        raise MalformedError("canonical JSON", "nested too deeply") from None
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise MalformedError("canonical JSON", str(exc)) from None
 
@@ -128,8 +130,8 @@ def parse_json(data: bytes | str, what: str = "JSON") -> Any:
 
     try:
         return json.loads(data, object_pairs_hook=no_duplicates, parse_constant=no_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise MalformedError(what, str(exc)) from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, huge ints
+        raise MalformedError(what, str(exc) or type(exc).__name__) from None
 
 
 def _check_domain(domain: str) -> bytes:

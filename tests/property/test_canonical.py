@@ -58,3 +58,17 @@ def test_edge_values(value: Any) -> None:
 def test_refused_values(value: Any) -> None:
     with pytest.raises(MalformedError):
         canonical(value)
+
+
+def test_deep_nesting_and_huge_integers_are_malformed() -> None:
+    from accord.encoding import parse_json
+
+    deep: Any = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(MalformedError):
+        canonical(deep)
+    with pytest.raises(MalformedError):
+        parse_json("9" * 5000)
+    with pytest.raises(MalformedError):
+        parse_json("[" * 100_000 + "]" * 100_000)
