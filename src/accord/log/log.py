@@ -26,7 +26,7 @@ from accord.errors import ConflictError, StoreError, UsageError
 from accord.log import chunks, schema
 from accord.log.checkpoints import check_note, check_origin, checkpoint_text
 from accord.log.reader import DEFAULT_CACHE_TILES, TileCache, read_entries, read_tiles
-from accord.log.tiles import TILE_WIDTH, RightEdge, Tile, TileID, locate
+from accord.log.tiles import ROW_BYTES, TILE_HEIGHT, RightEdge, Tile, TileID
 from accord.merkle import (
     EMPTY_ROOT,
     NodeID,
@@ -45,6 +45,8 @@ AlsoHook = Callable[[Tx, int], None]
 
 _sha256 = hashlib.sha256
 _HEAD: Final = "SELECT origin, size, root FROM log_head WHERE id = 1"
+_POS_MASK: Final = tuple((1 << (TILE_HEIGHT - row)) - 1 for row in range(TILE_HEIGHT))
+# _read inlines TILE_HEIGHT == 8 and HASH_SIZE == 32 (tests/unit/log/test_tiles.py checks both).
 
 
 def _nonneg(value: object, what: str) -> int:
@@ -223,19 +225,20 @@ class Log:
 
     def _tiles(self, needs: dict[TileID, int]) -> dict[TileID, Tile]:
         """Tiles at least as wide as ``needs`` asks (tile id -> least width)."""
-        have: dict[TileID, Tile] = {}
-        missing: list[TileID] = []
+        have = self._cache.get_many(needs)
+        if len(have) == len(needs):
+            return have
         edge = self._edge
+        missing: list[TileID] = []
         for tid, width in needs.items():
-            tile = self._cache.get(tid) if width == TILE_WIDTH else None
-            if tile is None and edge is not None and tid[0] < len(edge.tiles):
+            if tid in have:
+                continue
+            if edge is not None and tid[0] < len(edge.tiles):
                 candidate = edge.tiles[tid[0]]
                 if candidate.index == tid[1] and candidate.width >= width:
-                    tile = candidate
-            if tile is None:
-                missing.append(tid)
-            else:
-                have[tid] = tile
+                    have[tid] = candidate
+                    continue
+            missing.append(tid)
         if missing:
             fetched = read_tiles(self.db, missing)
             self._cache.put(fetched.values())
@@ -247,20 +250,30 @@ class Log:
         return have
 
     def _read(self, ids: Sequence[NodeID]) -> list[bytes]:
-        """NodeReader over storage for nodes known to be complete (no size check)."""
-        located = [locate(level, index) for level, index in ids]
+        """NodeReader over storage for nodes known to be complete (no size check).
+
+        Node ``(level, index)`` sits in tile ``(level >> 3, index >> (8 - row))`` at
+        ``row = level & 7`` (see :func:`accord.log.tiles.locate`, inlined here: this
+        loop is the hot path of every proof).
+        """
         needs: dict[TileID, int] = {}
-        for tid, row, pos in located:
-            width = min(TILE_WIDTH, (pos + 1) << row)
-            if needs.get(tid, 0) < width:
+        located = []
+        get = needs.get
+        for level, index in ids:
+            row = level & 7
+            shift = 8 - row
+            tid = (level >> 3, index >> shift)
+            pos = index & _POS_MASK[row]
+            width = (pos + 1) << row
+            if get(tid, 0) < width:
                 needs[tid] = width
+            located.append((tid, row, pos << 5))
         tiles = self._tiles(needs)
         out = []
-        for tid, row, pos in located:
-            node = tiles[tid].node(row, pos)
-            if node is None:  # pragma: no cover - _tiles checked the widths
-                raise StoreError(f"tile {tid} lacks a node it should hold")
-            out.append(node)
+        for tid, row, offset in located:
+            tile = tiles[tid]
+            start = ROW_BYTES[tile.width][row] + offset
+            out.append(tile.data[start : start + 32])
         return out
 
     def _run(self, plan: ProofPlan) -> list[bytes]:

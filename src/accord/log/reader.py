@@ -1,9 +1,9 @@
 """Reading tiles and entry chunks from storage, with a bounded cache of full tiles.
 
-Full tiles never change, so they may be cached; partial tiles are always read
-from the database (or from the writer's in-memory right edge). The cache holds
-at most ``capacity`` full tiles of 16,320 bytes each (1,024 tiles by default:
-under 17 MB whatever the size of the log, so memory stays flat as it grows).
+The nodes a stored tile holds never change (a partial tile only gains nodes), so
+tiles may be cached. The cache holds at most ``capacity`` tiles of at most
+16,320 bytes each (1,024 tiles by default: under 17 MB whatever the size of
+the log, so memory stays flat as it grows).
 """
 
 from __future__ import annotations
@@ -27,12 +27,17 @@ _KEY_MASK: Final = (1 << TILE_KEY_BITS) - 1
 
 
 class TileCache:
-    """A thread-safe LRU of full tiles, bounded by ``capacity`` tiles (0 disables it)."""
+    """A thread-safe LRU of tiles, bounded by ``capacity`` tiles (0 disables it).
+
+    Full tiles never change. A partial tile is cached too: the nodes it holds
+    never change either, and a reader that needs a wider one reads it again
+    (``get_many`` only returns tiles at least as wide as asked).
+    """
 
     __slots__ = ("_lock", "_tiles", "capacity", "hits", "misses")
 
     def __init__(self, capacity: int = DEFAULT_CACHE_TILES) -> None:
-        if not isinstance(capacity, int) or not 0 <= capacity <= 1 << 20:
+        if type(capacity) is not int or not 0 <= capacity <= 1 << 20:
             raise UsageError("tile cache capacity must be an integer in [0, 2**20]")
         self.capacity = capacity
         self._tiles: OrderedDict[TileID, Tile] = OrderedDict()
@@ -40,27 +45,33 @@ class TileCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, tile_id: TileID) -> Tile | None:
+    def get_many(self, needs: Mapping[TileID, int]) -> dict[TileID, Tile]:
+        """The cached tiles among ``needs`` (tile id -> least width) that are wide enough."""
+        out = {}
+        tiles = self._tiles
         with self._lock:
-            tile = self._tiles.get(tile_id)
-            if tile is None:
-                self.misses += 1
-                return None
-            self._tiles.move_to_end(tile_id)
-            self.hits += 1
-            return tile
+            for tid, width in needs.items():
+                tile = tiles.get(tid)
+                if tile is not None and tile.width >= width:
+                    tiles.move_to_end(tid)
+                    out[tid] = tile
+            self.hits += len(out)
+            self.misses += len(needs) - len(out)
+        return out
 
     def put(self, tiles: Iterable[Tile]) -> None:
+        """Remember ``tiles`` (a narrower copy never replaces a wider one)."""
         if not self.capacity:
             return
         with self._lock:
+            cached = self._tiles
             for tile in tiles:
-                if not tile.full:
-                    continue
-                self._tiles[tile.id] = tile
-                self._tiles.move_to_end(tile.id)
-            while len(self._tiles) > self.capacity:
-                self._tiles.popitem(last=False)
+                old = cached.get(tile.id)
+                if old is None or old.width < tile.width:
+                    cached[tile.id] = tile
+                cached.move_to_end(tile.id)
+            while len(cached) > self.capacity:
+                cached.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._tiles)
@@ -106,8 +117,3 @@ def read_entries(db: Database, start: int, end: int) -> list[bytes]:
     if at != end:
         raise StoreError(f"log entry {at} is missing from storage")
     return out
-
-
-def widths_needed(needs: Mapping[TileID, int], have: Mapping[TileID, Tile]) -> list[TileID]:
-    """The tiles of ``needs`` (id -> least width) that ``have`` lacks or holds too narrow."""
-    return [tid for tid, width in needs.items() if (t := have.get(tid)) is None or t.width < width]

@@ -26,6 +26,7 @@ from accord.merkle import EMPTY_ROOT, HASH_SIZE, NodeID, compact_range, fold_rig
 
 __all__ = [
     "FULL_TILE_BYTES",
+    "ROW_BYTES",
     "TILE_HEIGHT",
     "TILE_WIDTH",
     "RightEdge",
@@ -58,7 +59,12 @@ def tile_hashes(width: int) -> int:
 
 FULL_TILE_BYTES: Final = tile_hashes(TILE_WIDTH) * HASH_SIZE
 
-_FULL_OFFSETS: Final = tuple(row_offset(TILE_WIDTH, r) for r in range(TILE_HEIGHT))
+_TILE_BYTES: Final = tuple(tile_hashes(w) * HASH_SIZE for w in range(TILE_WIDTH + 1))
+
+#: ``ROW_BYTES[width][row]``: byte offset of ``row`` in the data of a tile of ``width``.
+ROW_BYTES: Final = tuple(
+    tuple(row_offset(w, r) * HASH_SIZE for r in range(TILE_HEIGHT)) for w in range(TILE_WIDTH + 1)
+)
 
 
 def locate(level: int, index: int) -> tuple[TileID, int, int]:
@@ -87,15 +93,17 @@ class Tile:
     data: bytes
 
     def __post_init__(self) -> None:
-        for name in ("level", "index", "width"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise UsageError(f"tile {name} must be a non-negative integer")
-        if self.width > TILE_WIDTH:
-            raise UsageError(f"tile width {self.width} is over {TILE_WIDTH}")
-        if not isinstance(self.data, bytes) or len(self.data) != (
-            tile_hashes(self.width) * HASH_SIZE
+        if (
+            type(self.level) is not int
+            or type(self.index) is not int
+            or type(self.width) is not int
         ):
+            raise UsageError("tile level, index and width must be integers")
+        if self.level < 0 or self.index < 0 or not 0 <= self.width <= TILE_WIDTH:
+            raise UsageError(
+                f"tile ({self.level}, {self.index}) of width {self.width} is out of range"
+            )
+        if type(self.data) is not bytes or len(self.data) != _TILE_BYTES[self.width]:
             raise UsageError(f"tile data does not hold the hashes of width {self.width}")
 
     @classmethod
@@ -122,8 +130,7 @@ class Tile:
         """The node at ``row``/``position`` if this tile holds it complete, else None."""
         if not 0 <= row < TILE_HEIGHT or not 0 <= position < (self.width >> row):
             return None
-        base = _FULL_OFFSETS[row] if self.width == TILE_WIDTH else row_offset(self.width, row)
-        start = (base + position) * HASH_SIZE
+        start = ROW_BYTES[self.width][row] + position * HASH_SIZE
         return self.data[start : start + HASH_SIZE]
 
     def rows(self) -> list[bytes]:
@@ -147,15 +154,23 @@ class Tile:
         count, rem = divmod(len(nodes), HASH_SIZE)
         if rem or self.width + count > TILE_WIDTH:
             raise UsageError("nodes do not fit in this tile")
-        rows = [bytearray(r) for r in self.rows()]
-        rows[0] += nodes
+        old = self.rows()
+        below = old[0] + nodes
+        rows = [below]
         for r in range(1, TILE_HEIGHT):
-            below, row = rows[r - 1], rows[r]
-            for i in range(len(row) // HASH_SIZE, len(below) // (2 * HASH_SIZE)):
-                row += _sha256(
-                    b"\x01" + below[2 * HASH_SIZE * i : 2 * HASH_SIZE * (i + 1)]
-                ).digest()
-        return Tile(self.level, self.index, self.width + count, b"".join(bytes(r) for r in rows))
+            row = old[r]
+            have, need = len(row) // HASH_SIZE, len(below) // (2 * HASH_SIZE)
+            if need > have:
+                pair = 2 * HASH_SIZE
+                row += b"".join(
+                    [
+                        _sha256(b"\x01" + below[j : j + pair]).digest()
+                        for j in range(have * pair, need * pair, pair)
+                    ]
+                )
+            rows.append(row)
+            below = row
+        return Tile(self.level, self.index, self.width + count, b"".join(rows))
 
 
 def _edge_shape(size: int) -> list[tuple[int, int]]:
