@@ -269,7 +269,7 @@ def test_checkpoints(log: Log) -> None:
         ("bytearray entry", lambda lg: lg.append_batch([bytearray(b"a")])),
         ("root beyond size", lambda lg: lg.root_hash(11)),
         ("negative size", lambda lg: lg.root_hash(-1)),
-        ("bool size", lambda lg: lg.root_hash(True)),  # noqa: FBT003
+        ("bool size", lambda lg: lg.root_hash(True)),
         ("index = size", lambda lg: lg.inclusion_proof(10, 10)),
         ("size beyond log", lambda lg: lg.inclusion_proof(0, 11)),
         ("consistency from 0", lambda lg: lg.consistency_proof(0, 10)),

@@ -56,9 +56,13 @@ def test_rollback_on_exception(db: Database) -> None:
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom), db.transaction() as tx:
-        tx.execute("INSERT INTO things (id, body) VALUES (?, ?)", (1, b"x"))
-        raise Boom
+    def insert_then_fail() -> None:
+        with db.transaction() as tx:
+            tx.execute("INSERT INTO things (id, body) VALUES (?, ?)", (1, b"x"))
+            raise Boom
+
+    with pytest.raises(Boom):
+        insert_then_fail()
     assert db.fetchall("SELECT id FROM things") == []
     # The connection went back to the pool in a usable state.
     with db.transaction() as tx:
@@ -69,9 +73,14 @@ def test_rollback_on_exception(db: Database) -> None:
 def test_unique_violation_is_conflict_and_rolls_back(db: Database) -> None:
     with db.transaction() as tx:
         tx.execute("INSERT INTO things (id, body) VALUES (?, ?)", (1, b"x"))
-    with pytest.raises(ConflictError), db.transaction() as tx:
-        tx.execute("INSERT INTO things (id, body) VALUES (?, ?)", (2, b"y"))
-        tx.execute("INSERT INTO things (id, body) VALUES (?, ?)", (1, b"z"))
+
+    def insert_two() -> None:
+        with db.transaction() as tx:
+            tx.execute("INSERT INTO things (id, body) VALUES (?, ?)", (2, b"y"))
+            tx.execute("INSERT INTO things (id, body) VALUES (?, ?)", (1, b"z"))
+
+    with pytest.raises(ConflictError):
+        insert_two()
     assert db.fetchall("SELECT id, body FROM things") == [(1, b"x")]
 
 

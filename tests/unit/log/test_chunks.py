@@ -24,9 +24,7 @@ from accord.merkle import EMPTY_ROOT
         (5, 0, []),
     ],
 )
-def test_split_at_multiples_of_256(
-    first: int, count: int, expected: list[tuple[int, int]]
-) -> None:
+def test_split_at_multiples_of_256(first: int, count: int, expected: list[tuple[int, int]]) -> None:
     assert chunks.split(first, count) == expected
 
 
@@ -48,7 +46,9 @@ def test_pack_unpack_round_trip() -> None:
         ("decreasing offsets", 2, struct.pack(">2I", 2, 1), b"a"),
     ],
 )
-def test_corrupt_chunk_is_store_error(mutation: str, count: int, offsets: bytes, data: bytes) -> None:
+def test_corrupt_chunk_is_store_error(
+    mutation: str, count: int, offsets: bytes, data: bytes
+) -> None:
     with pytest.raises(StoreError):
         chunks.unpack(count, offsets, data)
 
@@ -64,12 +64,21 @@ def test_checkpoint_text_is_c2sp_body() -> None:
     root = bytes(range(32))
     text = checkpoint_text("example.com/log", 20852163, root)
     assert text == f"example.com/log\n20852163\n{base64.b64encode(root).decode()}\n"
-    assert checkpoint_text("o", 0, EMPTY_ROOT) == "o\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
+    assert (
+        checkpoint_text("o", 0, EMPTY_ROOT)
+        == "o\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
+    )
 
 
 @pytest.mark.parametrize(
     ("mutation", "origin"),
-    [("empty", ""), ("newline", "a\nb"), ("tab", "a\tb"), ("not text", b"a"), ("surrogate", "\ud800")],
+    [
+        ("empty", ""),
+        ("newline", "a\nb"),
+        ("tab", "a\tb"),
+        ("not text", b"a"),
+        ("surrogate", "\ud800"),
+    ],
 )
 def test_bad_origins(mutation: str, origin: object) -> None:
     with pytest.raises(UsageError):

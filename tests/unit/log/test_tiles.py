@@ -147,7 +147,7 @@ def test_edge_append_is_pure() -> None:
     [
         ("width over 256", lambda: Tile(0, 0, 257, b"\x00" * 32 * tile_hashes(257))),
         ("negative index", lambda: Tile(0, -1, 0, b"")),
-        ("bool level", lambda: Tile(True, 0, 0, b"")),  # noqa: FBT003
+        ("bool level", lambda: Tile(True, 0, 0, b"")),
         ("data one hash short", lambda: Tile(0, 0, 2, b"\x00" * 32 * 2)),
         ("data not bytes", lambda: Tile(0, 0, 1, bytearray(32))),
         ("nodes overflow tile", lambda: Tile.empty(0, 0).extend(b"\x00" * 32 * 257)),
