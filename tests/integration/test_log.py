@@ -340,3 +340,46 @@ def test_proofs_right_after_appends_with_no_cache(db_url: str) -> None:
                 size = rng.randint(1, mem.size)
                 index = rng.randrange(size)
                 assert log.inclusion_proof(index, size) == mem.inclusion_proof(index, size)
+
+
+def test_reads_while_appending_from_threads(db_url: str) -> None:
+    """One Log shared by a writer thread and reader threads: every answer is right."""
+    data = [b"t%d" % i for i in range(12_000)]
+    mem = MemoryTree.from_data(data)
+    errors: list[BaseException] = []
+    with Log.open(db_url, origin=ORIGIN) as log:
+        log.append_batch(data[:1])
+        done = threading.Event()
+
+        def write() -> None:
+            at = 1
+            try:
+                while at < len(data):
+                    n = min(len(data) - at, 1 + at % 997)
+                    log.append_batch(data[at : at + n])
+                    at += n
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+            finally:
+                done.set()
+
+        def read(seed: int) -> None:
+            rng = random.Random(seed)
+            try:
+                while not done.is_set():
+                    size = rng.randint(1, log.size)
+                    index = rng.randrange(size)
+                    assert log.inclusion_proof(index, size) == mem.inclusion_proof(index, size)
+                    assert log.root_hash(size) == mem.root(size)
+                    assert log.entry(index) == data[index]
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=write)]
+        threads += [threading.Thread(target=read, args=(k,)) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert log.root_hash() == mem.root()

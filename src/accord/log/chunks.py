@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from typing import Final
 
 from accord.errors import StoreError, UsageError
@@ -46,12 +46,7 @@ def pack(entries: Sequence[bytes]) -> tuple[bytes, bytes]:
     data = b"".join(entries)
     if len(data) > MAX_ENTRY_BYTES:
         raise UsageError("a chunk of entries is over 4 GiB")
-    ends = []
-    end = 0
-    for e in entries:
-        end += len(e)
-        ends.append(end)
-    return struct.pack(f">{len(ends)}I", *ends), data
+    return struct.pack(f">{len(entries)}I", *accumulate(map(len, entries))), data
 
 
 def unpack(count: int, offsets: bytes, data: bytes) -> list[bytes]:
