@@ -209,3 +209,11 @@ def test_sqlite_file_is_not_corrupted_by_raw_access(tmp_path: Path) -> None:
         assert conn.execute("SELECT body FROM things").fetchall() == [(b"seven",)]
     finally:
         conn.close()
+
+
+def test_tx_is_unusable_after_its_block(db: Database) -> None:
+    with db.transaction() as tx:
+        tx.execute("INSERT INTO things (id, body) VALUES (?, ?)", (1, b"x"))
+    with pytest.raises(UsageError):
+        tx.execute("INSERT INTO things (id, body) VALUES (?, ?)", (2, b"y"))
+    assert db.fetchall("SELECT id FROM things") == [(1,)]

@@ -85,33 +85,45 @@ class Tx:
         self.dialect: Dialect = dialect
         self.readonly = readonly
 
+    def _cursor(self) -> Any:
+        if self._cur is None:
+            raise UsageError("the transaction is over: use tx only inside its with block")
+        return self._cur
+
+    def _end(self) -> None:
+        self._cur = None
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; return the number of rows it changed (-1 if unknown)."""
+        cur = self._cursor()
         try:
-            self._cur.execute(translate(sql, self.dialect), params)
-            return int(self._cur.rowcount)
+            cur.execute(translate(sql, self.dialect), params)
+            return int(cur.rowcount)
         except _DRIVER_ERRORS as exc:
             raise driver_error(exc, self.dialect) from None
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement once per parameter row."""
+        cur = self._cursor()
         try:
-            self._cur.executemany(translate(sql, self.dialect), rows)
+            cur.executemany(translate(sql, self.dialect), rows)
         except _DRIVER_ERRORS as exc:
             raise driver_error(exc, self.dialect) from None
 
     def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        cur = self._cursor()
         try:
-            self._cur.execute(translate(sql, self.dialect), params)
-            row = self._cur.fetchone()
+            cur.execute(translate(sql, self.dialect), params)
+            row = cur.fetchone()
         except _DRIVER_ERRORS as exc:
             raise driver_error(exc, self.dialect) from None
         return None if row is None else tuple(row)
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        cur = self._cursor()
         try:
-            self._cur.execute(translate(sql, self.dialect), params)
-            rows = self._cur.fetchall()
+            cur.execute(translate(sql, self.dialect), params)
+            rows = cur.fetchall()
         except _DRIVER_ERRORS as exc:
             raise driver_error(exc, self.dialect) from None
         return [tuple(r) for r in rows]
@@ -247,15 +259,18 @@ class Database:
                 self._run(conn, "BEGIN" if readonly else "BEGIN IMMEDIATE")
             else:
                 self._run(conn, "BEGIN READ ONLY" if readonly else "BEGIN")
+            tx = Tx(conn.cursor(), self.dialect, readonly)
             try:
-                yield Tx(conn.cursor(), self.dialect, readonly)
+                yield tx
             except BaseException:
+                tx._end()
                 try:
                     conn.execute("ROLLBACK")
                     broken = False
                 except _DRIVER_ERRORS:
                     pass  # the connection is unusable: it is closed below
                 raise
+            tx._end()
             try:
                 self._run(conn, "COMMIT")
             except AccordError:
