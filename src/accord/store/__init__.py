@@ -6,7 +6,7 @@
 - :func:`parse_url` and :func:`translate` for the two SQL dialects.
 """
 
-from accord.store.database import Database, Row, Synchronous, Tx
+from accord.store.database import Database, Row, Synchronous, Tx, driver_error
 from accord.store.dialect import DIALECTS, Dialect, Target, parse_url, translate
 from accord.store.migrations import MIGRATIONS_TABLE, Step, applied_steps, migrate
 
@@ -21,6 +21,7 @@ __all__ = [
     "Target",
     "Tx",
     "applied_steps",
+    "driver_error",
     "migrate",
     "parse_url",
     "translate",

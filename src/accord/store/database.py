@@ -40,8 +40,9 @@ import psycopg.errors
 
 from accord.errors import AccordError, ConflictError, StoreError, UsageError
 from accord.store.dialect import Dialect, Target, parse_url, translate
+from accord.store.migrations import Step, migrate
 
-__all__ = ["Database", "Row", "Synchronous", "Tx"]
+__all__ = ["Database", "Row", "Synchronous", "Tx", "driver_error"]
 
 Row = tuple[Any, ...]
 Synchronous = Literal["FULL", "NORMAL"]
@@ -304,10 +305,8 @@ class Database:
         rows = self.fetchall(sql, params)
         return rows[0] if rows else None
 
-    def migrate(self, component: str, steps: Sequence[Any]) -> list[str]:
+    def migrate(self, component: str, steps: Sequence[Step]) -> list[str]:
         """Apply the missing schema steps of ``component``; see :mod:`accord.store.migrations`."""
-        from accord.store.migrations import migrate
-
         return migrate(self, component, steps)
 
     # -- lifecycle -------------------------------------------------------------------
