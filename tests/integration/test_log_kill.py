@@ -12,7 +12,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from cryptography.exceptions import InvalidSignature
@@ -27,6 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 class Writer:
     """The writer subprocess, with its output lines read on a thread."""
 
+    started: ClassVar[list[subprocess.Popen[str]]] = []
+
     def __init__(self, url: str, *extra: str) -> None:
         env = dict(os.environ, PYTHONPATH=str(REPO / "src") + os.pathsep + str(REPO))
         self.proc = subprocess.Popen(
@@ -37,6 +41,7 @@ class Writer:
             stderr=subprocess.PIPE,
             text=True,
         )
+        Writer.started.append(self.proc)
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.committed = 0
         self.checkpoints: list[int] = []
@@ -82,6 +87,17 @@ class Writer:
             if line is None:
                 break
             self._record(line)
+
+
+@pytest.fixture(autouse=True)
+def _no_writer_survives() -> Iterator[None]:
+    """Whatever a test does, no writer process outlives it."""
+    yield
+    while Writer.started:
+        proc = Writer.started.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 def check_after_crash(url: str, reported: int, checkpoints_seen: list[int]) -> int:
