@@ -1,4 +1,4 @@
-"""Run every benchmark in bench/ (bench_*.py) in turn; ``--quick`` for a short run."""
+"""Run every bench/bench_*.py in turn (``make bench``); ``--quick`` is passed through."""
 
 from __future__ import annotations
 
@@ -6,15 +6,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+HERE = Path(__file__).resolve().parent
 
-def main() -> int:
-    here = Path(__file__).resolve().parent
-    status = 0
-    for script in sorted(here.glob("bench_*.py")):
-        print(f"== {script.name}", flush=True)
-        status |= subprocess.call([sys.executable, str(script), *sys.argv[1:]])
-    return status
+
+def main(argv: list[str]) -> int:
+    extra = ["--quick"] if "--quick" in argv else []
+    failed = []
+    for script in sorted(HERE.glob("bench_*.py")):
+        print(f"== {script.name} {' '.join(extra)}", flush=True)
+        if subprocess.run([sys.executable, str(script), *extra], check=False).returncode:
+            failed.append(script.name)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main(sys.argv[1:]))
