@@ -9,3 +9,6 @@ __all__ = ["register"]
 
 def register(app: typer.Typer) -> None:
     """Add every command group to ``app``."""
+    from accord.cli import node_cmds
+
+    node_cmds.register(app)

@@ -198,6 +198,8 @@ class Database:
                 raise StoreError(f"SQLite refused WAL mode (journal_mode is {mode})")
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             conn.execute("PRAGMA foreign_keys = ON")
+            # Deleted content (a shredded data key) is overwritten, not left in free pages.
+            conn.execute("PRAGMA secure_delete = ON")
             if readonly:
                 # Seam for the read-only SQL endpoint: it will also install an
                 # authorizer (conn.set_authorizer) on these connections.
@@ -304,6 +306,16 @@ class Database:
     def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = self.fetchall(sql, params)
         return rows[0] if rows else None
+
+    def maintenance(self, sql: str) -> None:
+        """Run one statement outside any transaction (``VACUUM``, ``PRAGMA wal_checkpoint``)."""
+        conn = self._checkout(False)
+        broken = True
+        try:
+            self._run(conn, translate(sql, self.dialect))
+            broken = False
+        finally:
+            self._checkin(conn, readonly=False, broken=broken)
 
     def migrate(self, component: str, steps: Sequence[Step]) -> list[str]:
         """Apply the missing schema steps of ``component``; see :mod:`accord.store.migrations`."""
