@@ -1,0 +1,88 @@
+"""Witnessing: C2SP tlog-witness add-checkpoint, evidence of equivocation, gossip.
+
+The protocol logic is sans-I/O and pure (standard library, ``cryptography``
+and the pure accord packages): plain values in, a decision out, storage as
+narrow callables. The node's HTTP handlers and background threads are thin
+shells around it. See docs/witness.md.
+
+Witness side (:mod:`accord.witness.service`):
+
+- ``process_add_checkpoint(body, *, logs, read_state, cas_state, cosigner,
+  now_seconds, on_conflict, is_halted, extra_check=None) -> Result`` (status,
+  body, content_type, error, evidence): the checks of tlog.md section 6.2 in
+  order, current text. ``Advance`` is what an ``extra_check`` sees.
+- ``AddCheckpointRequest.parse(body)`` / ``.format()`` (:mod:`accord.witness.request`).
+- ``WitnessState(size, root_hash, note)`` and the seams ``read_state``,
+  ``cas_state``, ``on_conflict``, ``is_halted`` (:mod:`accord.witness.state`);
+  ``MemoryWitnessStore`` implements them in memory (:mod:`accord.witness.memory`).
+
+Evidence (:mod:`accord.witness.evidence`, :mod:`accord.witness.divergence`):
+
+- ``Evidence(origin, kind, held, shown, proof, details, detected_at)``,
+  ``Evidence.parse`` / ``.format()`` (canonical JSON); kinds ``fork``,
+  ``inconsistent``, ``gossip-fork``, ``index-mismatch``.
+- ``verify_evidence(evidence, log_verifier, *, consistency_proof=None,
+  check_index=None)``: anyone's check, trusting only the log key.
+- ``consistent(small, large, proof)``, ``divergent_prefix(small, large, proof)``,
+  ``prefix_root(size1, size2, proof, root2)``.
+"""
+
+from accord.witness.divergence import consistent, divergent_prefix, prefix_root
+from accord.witness.evidence import (
+    FORK,
+    GOSSIP_FORK,
+    INCONSISTENT,
+    INDEX_MISMATCH,
+    KINDS,
+    Evidence,
+    verify_evidence,
+)
+from accord.witness.memory import MemoryWitnessStore
+from accord.witness.request import MAX_PROOF_LINES, MAX_REQUEST_SIZE, AddCheckpointRequest
+from accord.witness.service import (
+    CONTENT_TYPE_COSIGNATURE,
+    CONTENT_TYPE_ERROR,
+    CONTENT_TYPE_SIZE,
+    Advance,
+    ExtraCheck,
+    Result,
+    process_add_checkpoint,
+)
+from accord.witness.state import (
+    CasState,
+    IsHalted,
+    OnConflict,
+    ProofSource,
+    ReadState,
+    WitnessState,
+)
+
+__all__ = [
+    "CONTENT_TYPE_COSIGNATURE",
+    "CONTENT_TYPE_ERROR",
+    "CONTENT_TYPE_SIZE",
+    "FORK",
+    "GOSSIP_FORK",
+    "INCONSISTENT",
+    "INDEX_MISMATCH",
+    "KINDS",
+    "MAX_PROOF_LINES",
+    "MAX_REQUEST_SIZE",
+    "AddCheckpointRequest",
+    "Advance",
+    "CasState",
+    "Evidence",
+    "ExtraCheck",
+    "IsHalted",
+    "MemoryWitnessStore",
+    "OnConflict",
+    "ProofSource",
+    "ReadState",
+    "Result",
+    "WitnessState",
+    "consistent",
+    "divergent_prefix",
+    "prefix_root",
+    "process_add_checkpoint",
+    "verify_evidence",
+]
