@@ -25,8 +25,26 @@ Evidence (:mod:`accord.witness.evidence`, :mod:`accord.witness.divergence`):
   check_index=None)``: anyone's check, trusting only the log key.
 - ``consistent(small, large, proof)``, ``divergent_prefix(small, large, proof)``,
   ``prefix_root(size1, size2, proof, root2)``.
+
+Log side (:mod:`accord.witness.client`):
+
+- ``build_request(old_size, proof, note) -> bytes``;
+  ``handle_response(status, content_type, body, checkpoint, witness) ->
+  Cosigned | Retry`` (raises for refusals).
+- ``Pusher(witness, transport, proofs, *, size=0, max_attempts=3).push(note)``;
+  ``push_all(note, pushers) -> (cosigned note, errors)``.
 """
 
+from accord.witness.client import (
+    Cosigned,
+    LogProofs,
+    Pusher,
+    Retry,
+    Transport,
+    build_request,
+    handle_response,
+    push_all,
+)
 from accord.witness.divergence import consistent, divergent_prefix, prefix_root
 from accord.witness.evidence import (
     FORK,
@@ -71,18 +89,26 @@ __all__ = [
     "AddCheckpointRequest",
     "Advance",
     "CasState",
+    "Cosigned",
     "Evidence",
     "ExtraCheck",
     "IsHalted",
+    "LogProofs",
     "MemoryWitnessStore",
     "OnConflict",
     "ProofSource",
+    "Pusher",
     "ReadState",
     "Result",
+    "Retry",
+    "Transport",
     "WitnessState",
+    "build_request",
     "consistent",
     "divergent_prefix",
+    "handle_response",
     "prefix_root",
     "process_add_checkpoint",
+    "push_all",
     "verify_evidence",
 ]
