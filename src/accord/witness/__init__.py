@@ -33,6 +33,12 @@ Log side (:mod:`accord.witness.client`):
   Cosigned | Retry`` (raises for refusals).
 - ``Pusher(witness, transport, proofs, *, size=0, max_attempts=3).push(note)``;
   ``push_all(note, pushers) -> (cosigned note, errors)``.
+
+Gossip (:mod:`accord.witness.gossip`): ``GossipMessage.parse`` / ``.format()``,
+``process_gossip(notes, *, logs, witnesses, read_state, consistency_proof,
+on_conflict, is_halted, now_seconds, peer=None) -> tuple[GossipOutcome, ...]``.
+Consortium wiring (:mod:`accord.witness.policy`): ``witnessed_logs(consortium,
+org)``, ``gossip_witnesses(consortium, org)``.
 """
 
 from accord.witness.client import (
@@ -55,7 +61,9 @@ from accord.witness.evidence import (
     Evidence,
     verify_evidence,
 )
+from accord.witness.gossip import GossipMessage, GossipOutcome, process_gossip
 from accord.witness.memory import MemoryWitnessStore
+from accord.witness.policy import gossip_witnesses, witnessed_logs
 from accord.witness.request import MAX_PROOF_LINES, MAX_REQUEST_SIZE, AddCheckpointRequest
 from accord.witness.service import (
     CONTENT_TYPE_COSIGNATURE,
@@ -92,6 +100,8 @@ __all__ = [
     "Cosigned",
     "Evidence",
     "ExtraCheck",
+    "GossipMessage",
+    "GossipOutcome",
     "IsHalted",
     "LogProofs",
     "MemoryWitnessStore",
@@ -106,9 +116,12 @@ __all__ = [
     "build_request",
     "consistent",
     "divergent_prefix",
+    "gossip_witnesses",
     "handle_response",
     "prefix_root",
     "process_add_checkpoint",
+    "process_gossip",
     "push_all",
     "verify_evidence",
+    "witnessed_logs",
 ]
