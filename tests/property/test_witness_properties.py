@@ -31,6 +31,8 @@ from accord.witness import (
     GossipMessage,
     MemoryWitnessStore,
     Pusher,
+    format_evidence_list,
+    parse_evidence_list,
     process_gossip,
     verify_evidence,
 )
@@ -61,6 +63,7 @@ EVIDENCE = Evidence(
     details={"reason": "x"},
     detected_at=NOW * 1000,
 ).format()
+EVIDENCE_LIST = format_evidence_list([Evidence.parse(EVIDENCE)])
 GOSSIP = GossipMessage((HONEST.cosigned(8, W1), FORKED.cosigned(9, W2))).format()
 STATUSES = {200, 400, 403, 404, 409, 413, 422}
 
@@ -105,6 +108,12 @@ def test_request_parser_hostile_input(data: bytes) -> None:
 @given(st.one_of(st.binary(max_size=300), _mutations(EVIDENCE)))
 def test_evidence_parser_hostile_input(data: bytes) -> None:
     _parses_or_refuses(Evidence.parse, data, Evidence.format)
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=300), _mutations(EVIDENCE_LIST)))
+def test_evidence_list_parser_hostile_input(data: bytes) -> None:
+    _parses_or_refuses(parse_evidence_list, data, format_evidence_list)
 
 
 @FUZZ

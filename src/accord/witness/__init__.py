@@ -20,7 +20,8 @@ Evidence (:mod:`accord.witness.evidence`, :mod:`accord.witness.divergence`):
 
 - ``Evidence(origin, kind, held, shown, proof, details, detected_at)``,
   ``Evidence.parse`` / ``.format()`` (canonical JSON); kinds ``fork``,
-  ``inconsistent``, ``gossip-fork``, ``index-mismatch``.
+  ``inconsistent``, ``gossip-fork``, ``index-mismatch``;
+  ``format_evidence_list`` / ``parse_evidence_list`` (``GET /v1/witness/evidence``).
 - ``verify_evidence(evidence, log_verifier, *, consistency_proof=None,
   check_index=None)``: anyone's check, trusting only the log key.
 - ``consistent(small, large, proof)``, ``divergent_prefix(small, large, proof)``,
@@ -59,6 +60,8 @@ from accord.witness.evidence import (
     INDEX_MISMATCH,
     KINDS,
     Evidence,
+    format_evidence_list,
+    parse_evidence_list,
     verify_evidence,
 )
 from accord.witness.gossip import GossipMessage, GossipOutcome, process_gossip
@@ -116,8 +119,10 @@ __all__ = [
     "build_request",
     "consistent",
     "divergent_prefix",
+    "format_evidence_list",
     "gossip_witnesses",
     "handle_response",
+    "parse_evidence_list",
     "prefix_root",
     "process_add_checkpoint",
     "process_gossip",

@@ -50,6 +50,8 @@ __all__ = [
     "KINDS",
     "MAX_EVIDENCE_SIZE",
     "Evidence",
+    "format_evidence_list",
+    "parse_evidence_list",
     "verify_evidence",
 ]
 
@@ -216,6 +218,39 @@ class Evidence:
         if evidence.format() != text:
             raise _bad("not in canonical form (RFC 8785)")
         return evidence
+
+
+def format_evidence_list(items: Sequence[Evidence]) -> str:
+    """The body of ``GET /v1/witness/evidence``: ``{"v": 1, "evidence": [<evidence>, ...]}``.
+
+    Canonical JSON; the exact inverse of :func:`parse_evidence_list`.
+    """
+    if not all(isinstance(e, Evidence) for e in items):
+        raise UsageError("format_evidence_list takes Evidence values")
+    return canonical({"v": 1, "evidence": [e.to_json() for e in items]}).decode("utf-8")
+
+
+def parse_evidence_list(data: str | bytes) -> tuple[Evidence, ...]:
+    """Parse an evidence list strictly (canonical JSON only); MalformedError("evidence").
+
+    TooLargeError above 64 times :data:`MAX_EVIDENCE_SIZE`.
+    """
+    if not isinstance(data, str | bytes):
+        raise _bad("expected JSON text")
+    if len(data) > 64 * MAX_EVIDENCE_SIZE:
+        raise TooLargeError(_WHAT, f"larger than {64 * MAX_EVIDENCE_SIZE} bytes")
+    obj = parse_json(data, _WHAT)
+    if not isinstance(obj, dict) or set(obj) != {"v", "evidence"}:
+        raise _bad("expected an object with the keys v and evidence")
+    if type(obj["v"]) is not int or obj["v"] != 1:
+        raise _bad("v must be 1")
+    if not isinstance(obj["evidence"], list):
+        raise _bad("evidence must be a list")
+    items = tuple(Evidence.from_json(e) for e in obj["evidence"])
+    text = data if isinstance(data, str) else data.decode("utf-8")
+    if format_evidence_list(items) != text:
+        raise _bad("not in canonical form (RFC 8785)")
+    return items
 
 
 # -- verification ------------------------------------------------------------------

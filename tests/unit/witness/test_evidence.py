@@ -30,6 +30,8 @@ from accord.witness import (
     INCONSISTENT,
     INDEX_MISMATCH,
     Evidence,
+    format_evidence_list,
+    parse_evidence_list,
     verify_evidence,
 )
 from accord.witness.evidence import MAX_EVIDENCE_SIZE
@@ -316,3 +318,30 @@ def test_constructor_validates() -> None:
     assert ev.details == (("a", "2"), ("b", "1"))
     assert ev.detail("a") == "2"
     assert ev.held_checkpoint == ev.shown_checkpoint == HONEST.checkpoint(8)
+
+
+def test_evidence_list_round_trip() -> None:
+    items = (SAMPLE, _ev(FORK, HONEST.note(8), FORKED.note(8)))
+    text = format_evidence_list(items)
+    assert json.loads(text) == {"v": 1, "evidence": [e.to_json() for e in items]}
+    assert parse_evidence_list(text) == items
+    assert parse_evidence_list(format_evidence_list(())) == ()
+    with pytest.raises(UsageError):
+        format_evidence_list(["x"])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[]",
+        '{"evidence":[]}',
+        '{"evidence":[],"v":2}',
+        '{"evidence":{},"v":1}',
+        '{"evidence":[1],"v":1}',
+        '{"v":1,"evidence":[]}',
+        '{"evidence":[],"extra":0,"v":1}',
+    ],
+)
+def test_malformed_evidence_lists(text: str) -> None:
+    with pytest.raises(MalformedError):
+        parse_evidence_list(text)
