@@ -281,7 +281,8 @@ def _process(
         refusal = extra_check(advance)
         if refusal is not None:
             if not isinstance(refusal, Evidence) or refusal.origin != origin:
-                raise UsageError("an extra check returns None or Evidence for the same origin")
+                # The witness's own fault, not the client's: 500.
+                raise AccordError("the extra check must return None or Evidence for this origin")
             on_conflict(refusal)
             message = f"the {refusal.kind} check refused the checkpoint"
             return _error(VerificationError(message), refusal)

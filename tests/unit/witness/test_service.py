@@ -322,8 +322,16 @@ def test_extra_check_must_return_evidence_for_the_origin() -> None:
     def check(advance: Advance) -> Evidence | None:
         return "no"  # type: ignore[return-value]
 
-    result = run_witness(_at(8), HONEST.request(8, 13), extra_check=check)
-    assert result.status == 400  # a programming error in the hook, as UsageError
+    store = _at(8)
+    result = run_witness(store, HONEST.request(8, 13), extra_check=check)
+    assert result.status == 500  # the witness's fault, not the client's
+    assert _size(store) == 8
+
+    def other_origin(advance: Advance) -> Evidence | None:
+        note = sign_note(Checkpoint("x.example/log", 1, HONEST.tree.root(1)).format(), LOG_KEY)
+        return Evidence("x.example/log", FORK, note, note)
+
+    assert run_witness(store, HONEST.request(8, 13), extra_check=other_origin).status == 500
 
 
 # -- shell concerns ------------------------------------------------------------------------------
