@@ -12,7 +12,7 @@ import pytest
 import accord
 
 SRC = Path(accord.__file__).parent
-PURE_PACKAGES = ("merkle", "note", "records", "index", "quorum", "verify")
+PURE_PACKAGES = ("merkle", "note", "records", "index", "quorum", "verify", "witness")
 PURE_MODULES = {"accord.errors", "accord.encoding"} | {f"accord.{p}" for p in PURE_PACKAGES}
 ALLOWED_THIRD_PARTY = {"cryptography", "rfc8785"}
 

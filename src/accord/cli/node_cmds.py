@@ -306,11 +306,42 @@ def submit(
         out.print(f"  {r['record']}  index {r['log_index']}  {r['status']}")
 
 
+def sql(
+    query: Annotated[str, typer.Argument(help="One SELECT over the projection tables.")],
+    directory: Annotated[Path | None, typer.Option("--dir", help="The node directory.")] = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Run a read-only SQL query on a node (auditor token), e.g. one patient's accesses:
+
+    accord sql "SELECT * FROM access WHERE patient = pseudonym('patient', 'MPI-0001')"
+    """
+    from rich.table import Table
+
+    @handle_errors
+    def run() -> Any:
+        with NodeClient(node_url(directory, url), token) as client:
+            return client.sql(query)
+
+    result = run()
+    if as_json:
+        print_json(result)
+        return
+    table = Table(*result["columns"])
+    for row in result["rows"]:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+    more = " (cut at the row limit)" if result["truncated"] else ""
+    out.print(f"{result['row_count']} rows in {result['elapsed_ms']:.1f} ms{more}")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(init)
     app.command()(serve)
     app.command()(unseal)
     app.command()(seal)
     app.command()(submit)
+    app.command()(sql)
     app.add_typer(token_app, name="token")
     app.add_typer(source_app, name="source")

@@ -91,4 +91,21 @@ def records_router(node: Node) -> APIRouter:
         outcome = await run(node.revoke_source, name)
         return outcome.to_json()
 
+    @router.post(
+        "/v1/sql",
+        summary="Run one read-only SQL query over the projection tables",
+        description=(
+            'Body: {"sql": "SELECT ..."}. Tables: access, disclosure, consent, care, '
+            "record_status. Patients and people are pseudonyms; pseudonym(kind, value) "
+            "computes one. Writes, ATTACH, PRAGMA and several statements are refused (400); "
+            "queries are stopped at the time limit and answers cut at the row limit."
+        ),
+    )
+    async def sql(request: Request) -> Any:
+        require(node, request, "auditor")
+        body = await json_body(request, 200_000)
+        if not isinstance(body, dict) or set(body) != {"sql"} or not isinstance(body["sql"], str):
+            raise UsageError('the body must be {"sql": "<one SELECT statement>"}')
+        return await run(node.process_sql, body["sql"])
+
     return router

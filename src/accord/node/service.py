@@ -49,6 +49,7 @@ from accord.records import (
 )
 from accord.store.database import Database
 from accord.store.projection import PROJECTION_STEPS, Projector
+from accord.store.readonly import ReadOnlySQL
 
 __all__ = ["Node", "now_ms"]
 
@@ -115,6 +116,13 @@ class Node:
             self.planner,
             max_batch=config.policy.max_batch,
             on_commit=self.metrics.on_commit,
+        )
+        self.sql = ReadOnlySQL(
+            self.db,
+            pseudonym=self._pseudonym,
+            pseudonym_key=lambda: self._keys().pseudonym_key,
+            max_rows=config.policy.sql_max_rows,
+            timeout_ms=config.policy.sql_timeout_ms,
         )
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
@@ -348,6 +356,10 @@ class Node:
         if principal is not None:
             out["statement"] = SignedStatement.parse(self.body(record, principal)).to_json()
         return out
+
+    def process_sql(self, query: str) -> dict[str, Any]:
+        """Run an auditor's query read-only over the projection."""
+        return self.sql.run(query).to_json()
 
     def process_health(self) -> dict[str, Any]:
         latest = self.log.latest_checkpoint()

@@ -1,0 +1,130 @@
+"""A real node for integration tests: a node directory, unsealed, served by uvicorn on
+127.0.0.1 (a real HTTP server on an ephemeral port) in a background thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from accord.client import NodeClient, SourceKey, generate_source_key
+from accord.node.app import create_app
+from accord.node.config import load_config, save_config
+from accord.node.initdir import init_node
+from accord.node.service import Node
+from accord.records import Principal, SignedStatement, Statement
+
+__all__ = ["RunningNode", "access_statement", "running_node", "serve_app"]
+
+
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Serve an ASGI app on 127.0.0.1:<ephemeral> until the block ends; yields its URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@dataclass
+class RunningNode:
+    node: Node
+    url: str
+    directory: Path
+    shares: list[Path]
+    tokens: dict[str, str]
+    source: SourceKey
+    _clients: list[NodeClient] = field(default_factory=list)
+
+    def client(self, role: str | None = "admin") -> NodeClient:
+        c = NodeClient(self.url, self.tokens[role] if role else None)
+        self._clients.append(c)
+        return c
+
+    def sign(self, statement: Statement) -> SignedStatement:
+        return self.source.sign(statement)
+
+
+def access_statement(
+    org: str = "cornell",
+    source: str = "ehr",
+    patient: str = "MPI-0001",
+    *,
+    accessor: str = "Practitioner/dr-marshall",
+    purpose: str = "TREAT",
+    event_ts: int | None = None,
+    sid: str | None = None,
+    accessor_org: str | None = None,
+) -> Statement:
+    return Statement(
+        schema="ehr.access",
+        id=sid or uuid.uuid4().hex,
+        org=org,
+        source=source,
+        event_ts=event_ts if event_ts is not None else int(time.time() * 1000),
+        principals=(Principal("patient", patient),),
+        fields={
+            "accessor": {"id": accessor, "role": "physician"},
+            "accessor_org": accessor_org or org,
+            "patient": patient,
+            "record_ref": uuid.uuid4().hex * 2,
+            "action": "R",
+            "purpose": purpose,
+            "outcome": "success",
+            "break_glass": purpose == "BTG",
+        },
+    )
+
+
+@contextmanager
+def running_node(
+    tmp_path: Path, db_url: str, org: str = "cornell", **policy: Any
+) -> Iterator[RunningNode]:
+    """A started, unsealed node with tokens of every role and a registered source ``ehr``.
+
+    ``policy`` overrides fields of the node's [policy] (e.g. max_batch=10).
+    """
+    directory = tmp_path / org
+    database = None if db_url.endswith(".db") else db_url
+    result = init_node(directory, org, database=database)
+    if policy:
+        config = load_config(directory)
+        updated = config.model_copy(update={"policy": config.policy.model_copy(update=policy)})
+        save_config(directory, updated)
+    node = Node.open(directory)
+    node.start()
+    try:
+        node.unseal_with([p.read_text() for p in result.share_files[:2]])
+        tokens = {role: node.tokens.create(role) for role in ("source", "auditor", "admin")}
+        source = generate_source_key(org, "ehr")
+        node.register_source("ehr", source.public_raw)
+        with serve_app(create_app(node)) as url:
+            running = RunningNode(node, url, directory, result.share_files, tokens, source)
+            try:
+                yield running
+            finally:
+                for c in running._clients:
+                    c.close()
+    finally:
+        node.stop()
