@@ -43,7 +43,8 @@ def _checkpoint(rn: RunningNode) -> Checkpoint:
 def test_submit_read_and_prove(rn: RunningNode) -> None:
     statements = [rn.sign(access_statement(patient=f"MPI-{i}")) for i in range(3)]
     result = rn.client("source").submit(statements)
-    assert result["appended"] == 3 and result["duplicates"] == 0
+    assert result["appended"] == 3
+    assert result["duplicates"] == 0
     records = [r["record"] for r in result["results"]]
     assert records == [s.record_hash.hex() for s in statements]
     assert all(r["status"] == "final" for r in result["results"])
@@ -78,7 +79,8 @@ def test_submit_read_and_prove(rn: RunningNode) -> None:
 def test_same_statement_twice_is_one_record(rn: RunningNode) -> None:
     signed = rn.sign(access_statement())
     first = rn.client("source").submit([signed, signed])
-    assert first["appended"] == 1 and first["duplicates"] == 1
+    assert first["appended"] == 1
+    assert first["duplicates"] == 1
     size = rn.node.log.size
     again = rn.client("source").submit([signed])
     assert again["duplicates"] == 1
@@ -181,7 +183,8 @@ def test_mixed_batch_lists_every_bad_statement(rn: RunningNode) -> None:
     response = _post(rn, _body([rn.sign(access_statement()), bad, rn.sign(access_statement())]))
     assert response.status_code == 422
     details = response.json()["error"]["details"]
-    assert details["refused"] == 1 and details["submitted"] == 3
+    assert details["refused"] == 1
+    assert details["submitted"] == 3
     assert [item["index"] for item in details["items"]] == [1]
 
 
@@ -281,7 +284,8 @@ def test_sql_limits(tmp_path: Path, db_url: str) -> None:
     with running_node(tmp_path, db_url, sql_max_rows=2, sql_timeout_ms=300) as rn:
         rn.client("source").submit([rn.sign(access_statement()) for _ in range(4)])
         result = rn.client("auditor").sql("SELECT record FROM access")
-        assert result["row_count"] == 2 and result["truncated"] is True
+        assert result["row_count"] == 2
+        assert result["truncated"] is True
         endless = (
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
         )
@@ -298,7 +302,8 @@ def test_metrics_and_openapi(rn: RunningNode) -> None:
     for path in ("/v1/statements", "/v1/records/{record}", "/v1/checkpoint", "/v1/sql"):
         assert path in spec["paths"]
     missing = httpx.get(f"{rn.url}/v1/nowhere")
-    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
 
 
 def test_errors_map_to_client_classes(rn: RunningNode) -> None:
