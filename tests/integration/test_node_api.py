@@ -102,10 +102,10 @@ def _json_of(s: SignedStatement) -> dict[str, Any]:
     return s.to_json()
 
 
-def _post(rn: RunningNode, body: bytes, token: str | None = "source") -> httpx.Response:
+def _post(rn: RunningNode, body: bytes, role: str | None = "source") -> httpx.Response:
     headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {rn.tokens[token]}"
+    if role:
+        headers["Authorization"] = f"Bearer {rn.tokens[role]}"
     return httpx.post(f"{rn.url}/v1/statements", content=body, headers=headers, timeout=30)
 
 
@@ -190,8 +190,8 @@ def test_mixed_batch_lists_every_bad_statement(rn: RunningNode) -> None:
 
 def test_tokens_and_roles(rn: RunningNode) -> None:
     body = _body([rn.sign(access_statement())])
-    assert _post(rn, body, token=None).status_code == 401
-    assert _post(rn, body, token="auditor").status_code == 403
+    assert _post(rn, body, role=None).status_code == 401
+    assert _post(rn, body, role="auditor").status_code == 403
     with pytest.raises(AuthError):
         rn.client(None).record("00" * 32)
     with pytest.raises(ForbiddenError):
@@ -307,14 +307,15 @@ def test_metrics_and_openapi(rn: RunningNode) -> None:
 
 
 def test_errors_map_to_client_classes(rn: RunningNode) -> None:
-    with pytest.raises(TooLargeError):
-        rn.client("source").submit([rn.sign(access_statement()) for _ in range(51)])
-    with pytest.raises(BadSignatureError):
-        good = rn.sign(access_statement())
-        rn.client("source").submit([SignedStatement(good.statement, bytes(64))])
-    with pytest.raises(UnknownKeyError):
-        from tests.integration.nodes import generate_source_key
+    from tests.integration.nodes import generate_source_key
 
-        rn.client("source").submit(
-            [generate_source_key("cornell", "x").sign(access_statement(source="x"))]
-        )
+    source = rn.client("source")
+    too_many = [rn.sign(access_statement()) for _ in range(51)]
+    with pytest.raises(TooLargeError):
+        source.submit(too_many)
+    forged = SignedStatement(rn.sign(access_statement()).statement, bytes(64))
+    with pytest.raises(BadSignatureError):
+        source.submit([forged])
+    stranger = generate_source_key("cornell", "x").sign(access_statement(source="x"))
+    with pytest.raises(UnknownKeyError):
+        source.submit([stranger])
