@@ -29,6 +29,7 @@ __all__ = [
     "NodeConfig",
     "NodeSettings",
     "Policy",
+    "describe_validation",
     "load_config",
     "save_config",
 ]
@@ -93,7 +94,7 @@ class NodeConfig(_Strict):
         return path if path.is_absolute() else directory / path
 
 
-def _describe(exc: ValidationError) -> str:
+def describe_validation(exc: ValidationError) -> str:
     errors = exc.errors()
     where = ".".join(str(p) for p in errors[0]["loc"])
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
@@ -107,7 +108,7 @@ def parse_config(text: str) -> NodeConfig:
     except tomllib.TOMLDecodeError as exc:
         raise MalformedError("node config", str(exc)) from None
     except ValidationError as exc:
-        raise MalformedError("node config", _describe(exc)) from None
+        raise MalformedError("node config", describe_validation(exc)) from None
 
 
 def load_config(directory: Path) -> NodeConfig:

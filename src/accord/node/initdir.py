@@ -6,11 +6,19 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from accord.errors import UsageError
 from accord.keys import create_keystore, write_keystore, write_share_files
 from accord.keys.files import KEYSTORE_FILE
 from accord.log import Log
-from accord.node.config import CONFIG_FILE, NodeConfig, NodeSettings, save_config
+from accord.node.config import (
+    CONFIG_FILE,
+    NodeConfig,
+    NodeSettings,
+    describe_validation,
+    save_config,
+)
 from accord.node.keyring import new_node_secrets
 from accord.node.schema import NODE_STEPS
 from accord.store.database import Database
@@ -64,7 +72,10 @@ def init_node(
         settings["database"] = database
     if consortium_file is not None:
         settings["consortium"] = "consortium.toml"
-    config = NodeConfig(node=NodeSettings.model_validate(settings))
+    try:
+        config = NodeConfig(node=NodeSettings.model_validate(settings))
+    except ValidationError as exc:
+        raise UsageError(f"bad node setting: {describe_validation(exc)}") from None
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     created: list[Path] = []
