@@ -60,6 +60,10 @@ def init(
     consortium: Annotated[
         Path | None, typer.Option(help="Join this consortium file (see `accord consortium`).")
     ] = None,
+    consortium_keys: Annotated[
+        Path | None,
+        typer.Option(help="The consortium's shared secrets file (index and pseudonym keys)."),
+    ] = None,
     shares: Annotated[int, typer.Option(help="Key shares to make (N).")] = 3,
     threshold: Annotated[int, typer.Option(help="Shares needed to unseal (k).")] = 2,
     shares_dir: Annotated[
@@ -72,8 +76,10 @@ def init(
     ] = None,
 ) -> None:
     """Create a node directory: config, sealed keystore, key shares and database."""
+    from accord.node.founding import ConsortiumKeys
     from accord.node.initdir import init_node
 
+    keys = handle_errors(ConsortiumKeys.load)(consortium_keys) if consortium_keys else None
     result = handle_errors(init_node)(
         directory,
         org,
@@ -86,6 +92,8 @@ def init(
         host=host,
         port=port,
         public_url=public_url,
+        index_key=keys.index_key if keys else None,
+        pseudonym_key=keys.pseudonym_key if keys else None,
     )
     out.print(f"created node [bold]{org}[/bold] in {directory} (log {result.config.node.origin})")
     out.print(f"{shares} key shares ({threshold} needed to unseal):")

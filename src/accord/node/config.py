@@ -49,6 +49,9 @@ class NodeSettings(_Strict):
     port: int = Field(default=8400, ge=0, le=65535)
     public_url: str = Field(default="", description="how the other members reach this node")
     consortium: str = Field(default="", description="path of the consortium file, if any")
+    #: This node's public keys (C2SP verifier keys), for the consortium file.
+    log_key: str = ""
+    witness_key: str = ""
 
 
 class Policy(_Strict):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from accord.errors import UsageError
+from accord.errors import MalformedError, UsageError
 from accord.keys import create_keystore, write_keystore, write_share_files
 from accord.keys.files import KEYSTORE_FILE
 from accord.log import Log
@@ -19,8 +19,10 @@ from accord.node.config import (
     describe_validation,
     save_config,
 )
-from accord.node.keyring import new_node_secrets
+from accord.node.keyring import new_node_secrets, witness_name
+from accord.node.membership import check_membership, read_consortium
 from accord.node.schema import NODE_STEPS
+from accord.note import Cosigner, Signer
 from accord.store.database import Database
 from accord.store.projection import PROJECTION_STEPS
 
@@ -32,6 +34,14 @@ class InitResult:
     directory: Path
     config: NodeConfig
     share_files: list[Path]
+
+    @property
+    def log_key(self) -> str:
+        return self.config.node.log_key
+
+    @property
+    def witness_key(self) -> str:
+        return self.config.node.witness_key
 
 
 def init_node(
@@ -61,9 +71,25 @@ def init_node(
         raise UsageError(f"{directory} already holds a node")
     if directory.exists() and any(directory.iterdir()):
         raise UsageError(f"{directory} exists and is not empty")
-    settings = {
+    secrets = new_node_secrets(index_key=index_key, pseudonym_key=pseudonym_key)
+    consortium = read_consortium(consortium_file) if consortium_file is not None else None
+    if origin is None and consortium is not None and org in consortium.orgs:
+        origin = consortium.member(org).origin
+    origin = origin or f"accord.example/{org}"
+    try:
+        log_key = Signer.from_private_bytes(origin, secrets["log_key"]).verifier().format()
+        witness_key = (
+            Cosigner.from_private_bytes(witness_name(origin), secrets["witness_key"])
+            .verifier()
+            .format()
+        )
+    except MalformedError as exc:
+        raise UsageError(f"bad origin {origin!r}: {exc.message}") from None
+    settings: dict[str, object] = {
         "org": org,
-        "origin": origin or f"accord.example/{org}",
+        "origin": origin,
+        "log_key": log_key,
+        "witness_key": witness_key,
         "host": host,
         "port": port,
         "public_url": public_url or f"http://{host}:{port}",
@@ -76,6 +102,8 @@ def init_node(
         config = NodeConfig(node=NodeSettings.model_validate(settings))
     except ValidationError as exc:
         raise UsageError(f"bad node setting: {describe_validation(exc)}") from None
+    if consortium is not None:
+        check_membership(consortium, config.node, keys_known=False)
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     created: list[Path] = []
@@ -83,7 +111,7 @@ def init_node(
         if consortium_file is not None:
             shutil.copyfile(consortium_file, directory / "consortium.toml")
         keystore, share_files = create_keystore(
-            new_node_secrets(index_key=index_key, pseudonym_key=pseudonym_key),
+            secrets,
             name=org,
             threshold=threshold,
             shares=shares,

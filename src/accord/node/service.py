@@ -32,12 +32,14 @@ from accord.node.config import NodeConfig, load_config
 from accord.node.datakeystore import SqlDataKeyStorage
 from accord.node.ingest import Prepared, Validator
 from accord.node.keyring import NodeKeys
+from accord.node.membership import check_membership, read_consortium
 from accord.node.metrics import NodeMetrics
 from accord.node.planner import IndexHook, NodePlanner, Outcome
 from accord.node.schema import NODE_STEPS
 from accord.node.sources import LOG_SOURCE, SourceRegistry
 from accord.node.tokens import Tokens
 from accord.note import Checkpoint, sign_note
+from accord.quorum import Consortium
 from accord.records import (
     Header,
     IndexCommit,
@@ -80,6 +82,11 @@ class Node:
         self.db.migrate("node", NODE_STEPS)
         self.db.migrate("projection", PROJECTION_STEPS)
         self.log = Log.attach(self.db, origin=self.origin)
+        consortium_path = config.consortium_path(directory)
+        self.consortium: Consortium | None = None
+        if consortium_path is not None:
+            self.consortium = read_consortium(consortium_path)
+            check_membership(self.consortium, config.node)
         self.vault = Vault(read_keystore(directory / KEYSTORE_FILE))
         self.keys: NodeKeys | None = None
         self.tokens = Tokens(self.db)
