@@ -22,14 +22,30 @@ from accord.node.initdir import init_node
 from accord.node.service import Node
 from accord.records import Principal, SignedStatement, Statement
 
-__all__ = ["RunningNode", "access_statement", "running_node", "serve_app"]
+__all__ = [
+    "Consortium3",
+    "RunningNode",
+    "access_statement",
+    "bound_socket",
+    "running_consortium",
+    "running_node",
+    "serve_app",
+]
+
+
+def bound_socket() -> socket.socket:
+    """A socket bound to 127.0.0.1 on an ephemeral port (reserve a port before serving)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 @contextmanager
-def serve_app(app: Any) -> Iterator[str]:
-    """Serve an ASGI app on 127.0.0.1:<ephemeral> until the block ends; yields its URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+def serve_app(app: Any, sock: socket.socket | None = None) -> Iterator[str]:
+    """Serve an ASGI app on 127.0.0.1 (an ephemeral port unless ``sock`` is given) until
+    the block ends; yields its URL."""
+    sock = sock or bound_socket()
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -128,3 +144,65 @@ def running_node(
                     c.close()
     finally:
         node.stop()
+
+
+@dataclass
+class Consortium3:
+    """Several real nodes of one consortium, each served on its own port."""
+
+    directory: Path
+    consortium_file: Path
+    nodes: dict[str, RunningNode]
+
+    def __getitem__(self, org: str) -> RunningNode:
+        return self.nodes[org]
+
+
+@contextmanager
+def running_consortium(
+    tmp_path: Path,
+    orgs: tuple[str, ...] = ("cornell", "nyu", "mskcc"),
+    *,
+    databases: dict[str, str] | None = None,
+    witness_k: int = 1,
+    **policy: Any,
+) -> Iterator[Consortium3]:
+    """A consortium of real nodes (in this process, each on a real HTTP port), unsealed,
+    with tokens of every role and a registered source ``ehr`` at each org."""
+    from contextlib import ExitStack
+
+    from accord.node.founding import new_consortium
+
+    socks = {org: bound_socket() for org in orgs}
+    founded = new_consortium(
+        tmp_path / "consortium",
+        [(org, org.upper()) for org in orgs],
+        consortium_id="test",
+        ports={org: s.getsockname()[1] for org, s in socks.items()},
+        witness_k=witness_k,
+        databases=databases,
+    )
+    with ExitStack() as stack:
+        started: dict[str, RunningNode] = {}
+        for org, result in founded.nodes.items():
+            if policy:
+                config = load_config(result.directory)
+                updated = config.model_copy(
+                    update={"policy": config.policy.model_copy(update=policy)}
+                )
+                save_config(result.directory, updated)
+            node = Node.open(result.directory)
+            node.start()
+            stack.callback(node.stop)
+            node.unseal_with([p.read_text() for p in result.share_files[:2]])
+            tokens = {role: node.tokens.create(role) for role in ("source", "auditor", "admin")}
+            source = generate_source_key(org, "ehr")
+            node.register_source("ehr", source.public_raw)
+            url = stack.enter_context(serve_app(create_app(node), socks[org]))
+            started[org] = RunningNode(
+                node, url, result.directory, result.share_files, tokens, source
+            )
+        yield Consortium3(founded.consortium_file.parent, founded.consortium_file, started)
+        for rn in started.values():
+            for c in rn._clients:
+                c.close()

@@ -100,6 +100,7 @@ def new_consortium(
     threshold: int = 2,
     addresses: dict[str, str] | None = None,
     databases: dict[str, str] | None = None,
+    ports: dict[str, int] | None = None,
 ) -> Founded:
     """Create the consortium file, a joined node directory per org, and the shared keys."""
     if not orgs:
@@ -114,7 +115,7 @@ def new_consortium(
     results: dict[str, InitResult] = {}
     members = []
     for i, (org, name) in enumerate(orgs):
-        port = base_port + i if base_port else 0
+        port = (ports or {}).get(org, base_port + i if base_port else 0)
         result = init_node(
             directory / org,
             org,

@@ -34,12 +34,13 @@ from accord.node.ingest import Prepared, Validator
 from accord.node.keyring import NodeKeys
 from accord.node.membership import check_membership, read_consortium
 from accord.node.metrics import NodeMetrics
+from accord.node.peers import Peers
 from accord.node.planner import IndexHook, NodePlanner, Outcome
 from accord.node.schema import NODE_STEPS
 from accord.node.sources import LOG_SOURCE, SourceRegistry
 from accord.node.tokens import Tokens
 from accord.note import Checkpoint, sign_note
-from accord.quorum import Consortium
+from accord.quorum import Consortium, ReplayGuard
 from accord.records import (
     Header,
     IndexCommit,
@@ -131,6 +132,12 @@ class Node:
             max_rows=config.policy.sql_max_rows,
             timeout_ms=config.policy.sql_timeout_ms,
         )
+        self.replay_guard = ReplayGuard()
+        self.peers: Peers | None = None
+        if self.consortium is not None:
+            self.peers = Peers(
+                self.consortium, self.org, lambda: self._keys().log.ed25519(), clock_ms
+            )
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
         self._sign_lock = threading.Lock()
@@ -160,6 +167,8 @@ class Node:
             self._checkpointer.join(5)
             self._checkpointer = None
         self.executor.shutdown(wait=True)
+        if self.peers is not None:
+            self.peers.close()
         self.db.close()
 
     # -- sealing -----------------------------------------------------------------------
