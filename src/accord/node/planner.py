@@ -22,9 +22,25 @@ from accord.records import MAPFN_ID, Header, IndexCommit, build_header, next_log
 from accord.store.database import Database, Tx
 from accord.store.projection import Projector
 
-__all__ = ["IndexHook", "NodePlanner", "Outcome"]
+__all__ = ["Appended", "BatchListener", "BatchWriter", "IndexHook", "NodePlanner", "Outcome"]
 
 _IN_CHUNK: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """One new record of a committed batch, as the planner's extensions see it."""
+
+    prepared: Prepared
+    header: Header
+    log_index: int
+    status: str
+
+
+#: Writes an extension's rows for a batch's new records in the append's transaction.
+BatchWriter = Callable[[Tx, list[Appended]], None]
+#: Told about a batch's new records after its transaction committed.
+BatchListener = Callable[[list[Appended]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +91,7 @@ class _Plan:
     leaves: list[bytes] = field(default_factory=list)
     source_changes: list[SourceKey] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
+    appended: list[Appended] = field(default_factory=list)
 
     def write(self, tx: Tx, first: int) -> None:
         p = self.planner
@@ -99,6 +116,7 @@ class _Plan:
                 )
             )
             body_rows.append((signed.record_hash, prep.blob))
+            self.appended.append(Appended(prep, header, idx, status))
             projection.extend(p.projector.rows(signed, idx, header.log_ts, status))
             if st.schema == "accord.source":
                 self.source_changes.append(SourceRegistry.write(tx, signed, header.log_ts))
@@ -111,6 +129,8 @@ class _Plan:
         Projector.write(tx, projection)
         if p.index is not None:
             p.index.write(tx)
+        for writer in p.writers:
+            writer(tx, self.appended)
 
     def committed(self, first: int) -> list[Any]:
         p = self.planner
@@ -119,6 +139,8 @@ class _Plan:
             if p.index is not None:
                 p.index.commit()
             p.registry.apply(self.source_changes)
+            for listener in p.listeners:
+                listener(self.appended)
         at = {}
         for n, ((prep, _), status) in enumerate(zip(self.fresh, self.statuses, strict=True)):
             at[prep.signed.record_hash] = (first + n, status)
@@ -166,6 +188,9 @@ class NodePlanner:
         self._initial_status = initial_status
         self.last_log_ts = last_log_ts
         self._log_size = log_size
+        #: Extensions (replication, compliance, ...) add their batch writers and listeners.
+        self.writers: list[BatchWriter] = []
+        self.listeners: list[BatchListener] = []
 
     def _known(self, hashes: list[bytes]) -> dict[bytes, tuple[int, str]]:
         known: dict[bytes, tuple[int, str]] = {}
