@@ -9,6 +9,7 @@ memory by :class:`MemoryFacts` and by the node over its SQL projection.
         facts.add(entry)
         alerts += evaluate(entry, facts, config)
     alerts += sweep(facts, config, now)    # periodic: unmatched disclosure halves
+    worklist = replay(alerts, facts.decisions())
     report = accounting(facts, patient, start, end, now=now, verified=label)
     html = to_html(report)
 
@@ -35,6 +36,14 @@ from accord.compliance.reports import access_report, accounting, exchange_log
 from accord.compliance.rules import evaluate, rerun, sweep
 from accord.compliance.rules_config import RULES, RuleConfig, RuleSettings, RuleSpec
 from accord.compliance.schedule import WorkingHours
+from accord.compliance.worklist import (
+    Review,
+    WorkItem,
+    Worklist,
+    check_transition,
+    decision_statement,
+    replay,
+)
 
 __all__ = [
     "RULES",
@@ -53,19 +62,25 @@ __all__ = [
     "PatientInfo",
     "Person",
     "Report",
+    "Review",
     "RuleConfig",
     "RuleSettings",
     "RuleSpec",
     "Transfer",
+    "WorkItem",
     "WorkingHours",
+    "Worklist",
     "access_report",
     "accounting",
     "alert_id",
+    "check_transition",
+    "decision_statement",
     "evaluate",
     "exchange_log",
     "pair_halves",
     "parse_report",
     "parties_from_consortium",
+    "replay",
     "rerun",
     "sweep",
     "to_csv",
