@@ -116,10 +116,13 @@ class _Access:
 
     # -- describing ----------------------------------------------------------------
 
-    def who(self) -> str:
+    def name(self) -> str:
+        """The accessor's display name: the directory's, the statement's, else the id."""
         a = self.a
-        name = (self.person.name if self.person else None) or a.accessor.name or a.accessor.id
-        return f"{name} ({self.facts.party(a.accessor_org).name})"
+        return (self.person.name if self.person else None) or a.accessor.name or a.accessor.id
+
+    def who(self) -> str:
+        return f"{self.name()} ({self.facts.party(self.a.accessor_org).name})"
 
     def whose(self) -> str:
         if self.info is not None and self.info.name:
@@ -272,7 +275,7 @@ def _relationship(x: _Access, plan: _Plan, on: frozenset[str]) -> None:
         x.alert(
             "no-relationship",
             f"no care relationship, encounter or consent covers "
-            f"{x.facts.party(a.accessor_org).name} or {a.accessor.name or a.accessor.id} "
+            f"{x.facts.party(a.accessor_org).name} or {x.name()} "
             "at that time",
             [a.authorization.ref] if a.authorization is not None else [],
         )

@@ -559,10 +559,15 @@ def test_failed_access_is_described_as_an_attempt() -> None:
     assert "tried to update (minor-failure)" in log.fired[0].explanation
 
 
-def test_patient_name_from_the_directory() -> None:
-    d = _dir(patients=(PatientInfo(PATIENT, name="Sally Smith"),))
-    log = _log(access(), directory=d)
-    assert "read Sally Smith's record at" in log.fired[0].explanation
+def test_names_from_the_directory() -> None:
+    d = _dir(_staff(), patients=(PatientInfo(PATIENT, name="Sally Smith"),))
+    log = _log(access(name="A. Ames (EHR)"), directory=d)
+    assert log.fired[0].explanation.startswith(
+        "Dr. Ames (NYU Langone Health) read Sally Smith's record at"
+    )
+    assert log.fired[0].explanation.endswith("covers NYU Langone Health or Dr. Ames at that time")
+    log = _log(access(), directory=_dir())
+    assert log.fired[0].explanation.endswith("covers NYU Langone Health or dr-a at that time")
 
 
 def test_evaluate_on_a_statement_entry_directly() -> None:
