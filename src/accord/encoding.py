@@ -50,6 +50,7 @@ DOMAINS: Final = frozenset(
         "accord/body/v1\n",
         "accord/token/v1\n",
         "accord/consortium/v1\n",
+        "accord/alert/v1\n",
     }
 )
 

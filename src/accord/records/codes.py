@@ -25,6 +25,7 @@ __all__ = [
     "CONSENT_DECISIONS",
     "DCM",
     "DCM_CODES",
+    "DECISION_STATUSES",
     "DISCLOSURE_HALVES",
     "GRANTEE_KINDS",
     "ISSUE_SEVERITY",
@@ -180,6 +181,8 @@ CONSENT_DECISIONS: Final = frozenset({"permit", "deny"})
 GRANTEE_KINDS: Final = frozenset({"org", "person", "role"})
 AUTHORIZATION_KINDS: Final = frozenset({"care", "consent"})
 DISCLOSURE_HALVES: Final = frozenset({"export", "import"})
+#: An alert review decision (accord.decision): the alert was justified, or a violation.
+DECISION_STATUSES: Final = frozenset({"justified", "violation"})
 SOURCE_ACTIONS: Final = frozenset({"register", "revoke"})
 PRINCIPAL_KINDS: Final = frozenset({"patient", "org"})
 

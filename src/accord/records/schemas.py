@@ -5,7 +5,7 @@ Each schema fixes the principals a statement carries and the exact keys of its
 types, lengths, codes, the patient principal equal to ``fields.patient``) and
 returns a typed, read-only view of the fields that the rest of the system reads
 (:class:`Access`, :class:`Disclosure`, :class:`Consent`, :class:`Care`,
-:class:`SourceChange`). Every failure is ``MalformedError("statement", ...)``
+:class:`SourceChange`, :class:`Decision`). Every failure is ``MalformedError("statement", ...)``
 naming the field.
 
 Beyond formats.md section 2 (documented here because the table is silent):
@@ -22,8 +22,12 @@ Beyond formats.md section 2 (documented here because the table is silent):
 ``accessor_org``, ``discloser_org``, ``recipient_org``, ``grantee.id`` and
 ``ehr.care``'s ``org`` are org *references*: an Accord org id when the org is a
 member, otherwise any id (e.g. a FHIR ``Organization/...`` reference), so they
-follow the id rule, not the org-id pattern. ``accord.decision`` (issue 6) is not
-defined yet and is refused as an unknown schema.
+follow the id rule, not the org-id pattern.
+
+``accord.decision`` (a privacy officer's review of an alert, docs/compliance.md
+section 5): principal the patient; fields ``alert`` (the alert id, 64 hex),
+``patient``, ``status`` (``justified`` or ``violation``), ``reason`` (free text)
+and ``reviewer`` {``id``, ``name``?}.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from accord.records.codes import (
     ACTIONS,
     AUTHORIZATION_KINDS,
     CONSENT_DECISIONS,
+    DECISION_STATUSES,
     DISCLOSURE_HALVES,
     GRANTEE_KINDS,
     OUTCOMES,
@@ -71,12 +76,14 @@ __all__ = [
     "Care",
     "Clinician",
     "Consent",
+    "Decision",
     "Disclosure",
     "FhirOriginal",
     "Fields",
     "Grantee",
     "Period",
     "Principal",
+    "Reviewer",
     "SourceChange",
     "validate_fields",
 ]
@@ -209,7 +216,24 @@ class SourceChange:
     action: str
 
 
-Fields = Access | Disclosure | Consent | Care | SourceChange
+@dataclass(frozen=True, slots=True)
+class Reviewer:
+    id: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """``accord.decision``: a reviewer's verdict on an alert (justified or violation)."""
+
+    alert: bytes
+    patient: str
+    status: str
+    reason: str
+    reviewer: Reviewer
+
+
+Fields = Access | Disclosure | Consent | Care | SourceChange | Decision
 
 # -- field checks ------------------------------------------------------------------------
 
@@ -394,6 +418,21 @@ def _source(f: Any, org: str) -> SourceChange:
     )
 
 
+def _decision(f: Any, org: str) -> Decision:
+    check_object(f, "fields", ("alert", "patient", "status", "reason", "reviewer"))
+    r = check_object(f["reviewer"], "fields.reviewer", ("id",), ("name",))
+    return Decision(
+        alert=check_hash_hex(f["alert"], "fields.alert"),
+        patient=check_id(f["patient"], "fields.patient"),
+        status=check_code(f["status"], "fields.status", DECISION_STATUSES),
+        reason=check_text(f["reason"], "fields.reason"),
+        reviewer=Reviewer(
+            check_id(r["id"], "fields.reviewer.id"),
+            check_name(r["name"], "fields.reviewer.name") if "name" in r else None,
+        ),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Schema:
     principal_kind: str
@@ -408,6 +447,7 @@ SCHEMAS: Final[Mapping[str, _Schema]] = MappingProxyType(
         "ehr.consent": _Schema("patient", _consent),
         "ehr.care": _Schema("patient", _care),
         "accord.source": _Schema("org", _source),
+        "accord.decision": _Schema("patient", _decision),
     }
 )
 

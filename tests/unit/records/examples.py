@@ -106,12 +106,30 @@ def source() -> dict[str, Any]:
     )
 
 
+ALERT = "ef" * 32
+
+
+def decision() -> dict[str, Any]:
+    return _envelope(
+        "accord.decision",
+        {
+            "alert": ALERT,
+            "patient": "MPI-0001",
+            "status": "justified",
+            "reason": "covering for the attending on call; treatment relationship confirmed",
+            "reviewer": {"id": "po-lee", "name": "R. Lee, privacy officer"},
+        },
+        dict(PATIENT),
+    )
+
+
 EXAMPLES = {
     "ehr.access": access,
     "ehr.disclosure": disclosure,
     "ehr.consent": consent,
     "ehr.care": care,
     "accord.source": source,
+    "accord.decision": decision,
 }
 
 DELETE = object()

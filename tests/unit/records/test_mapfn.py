@@ -43,6 +43,7 @@ EXPECTED_PAIRS: dict[str, list[tuple[str, Any]]] = {
     "ehr.consent": [("patient", "MPI-0001")],
     "ehr.care": [("patient", "MPI-0001")],
     "accord.source": [],
+    "accord.decision": [("patient", "MPI-0001")],
 }
 
 

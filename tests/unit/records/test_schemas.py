@@ -11,12 +11,15 @@ from accord.records import (
     Access,
     Care,
     Consent,
+    Decision,
     Disclosure,
+    Reviewer,
     SourceChange,
     Statement,
 )
 from accord.records.values import MAX_STATEMENT_BYTES
 from tests.unit.records.examples import (
+    ALERT,
     CARE_REF,
     DELETE,
     EXAMPLES,
@@ -74,6 +77,14 @@ def test_typed_views() -> None:
     s = Statement.from_json(EXAMPLES["accord.source"]()).typed
     assert isinstance(s, SourceChange)
     assert s.public_key == SOURCE_KEY.public_key().public_bytes_raw()
+    dec = Statement.from_json(EXAMPLES["accord.decision"]()).typed
+    assert dec == Decision(
+        alert=bytes.fromhex(ALERT),
+        patient="MPI-0001",
+        status="justified",
+        reason="covering for the attending on call; treatment relationship confirmed",
+        reviewer=Reviewer("po-lee", "R. Lee, privacy officer"),
+    )
 
 
 class Case(NamedTuple):
@@ -86,6 +97,7 @@ class Case(NamedTuple):
 
 F = "fields"
 A, D, C, R, S = "ehr.access", "ehr.disclosure", "ehr.consent", "ehr.care", "accord.source"
+V = "accord.decision"
 
 CASES = [
     # envelope
@@ -95,7 +107,7 @@ CASES = [
     Case("version-2", A, ("v",), 2, "v: must be 1"),
     Case("version-bool", A, ("v",), True, "v: must be 1"),
     Case("schema-unknown", A, ("schema",), "ehr.nope", "unknown schema 'ehr.nope'"),
-    Case("schema-decision-not-defined", A, ("schema",), "accord.decision", "unknown schema"),
+    Case("schema-decision-with-access-fields", A, ("schema",), V, "fields.alert: is required"),
     Case("schema-not-string", A, ("schema",), ["ehr.access"], "schema: must be a string"),
     Case("id-empty", A, ("id",), "", "id: must be 1..128 characters, got 0"),
     Case("id-too-long", A, ("id",), "x" * 129, "id: must be 1..128 characters, got 129"),
@@ -496,6 +508,45 @@ CASES = [
         ("principals", 0, "kind"),
         "patient",
         "needs a principal of kind 'org'",
+    ),
+    # accord.decision
+    Case("decision-no-alert", V, (F, "alert"), DELETE, "fields.alert: is required"),
+    Case("decision-alert-short", V, (F, "alert"), ALERT[:-2], "fields.alert: must be 64"),
+    Case("decision-alert-upper", V, (F, "alert"), ALERT.upper(), "fields.alert: must be 64"),
+    Case("decision-status-open", V, (F, "status"), "open", "fields.status: must be one of"),
+    Case("decision-status-missing", V, (F, "status"), DELETE, "fields.status: is required"),
+    Case("decision-reason-empty", V, (F, "reason"), "", "fields.reason: must be 1..1024"),
+    Case("decision-reason-long", V, (F, "reason"), "r" * 1025, "fields.reason: must be 1..1024"),
+    Case("decision-reason-bell", V, (F, "reason"), "ok\a", "fields.reason: must not contain"),
+    Case("decision-no-reviewer", V, (F, "reviewer"), DELETE, "fields.reviewer: is required"),
+    Case(
+        "decision-reviewer-string",
+        V,
+        (F, "reviewer"),
+        "po-lee",
+        "fields.reviewer: must be an object",
+    ),
+    Case(
+        "decision-reviewer-extra",
+        V,
+        (F, "reviewer", "title"),
+        "x",
+        "fields.reviewer.title: unknown field",
+    ),
+    Case("decision-extra-field", V, (F, "rule"), "vip", "fields.rule: unknown field"),
+    Case(
+        "decision-patient-mismatch",
+        V,
+        (F, "patient"),
+        "MPI-0002",
+        "principals[0].id: must equal fields.patient",
+    ),
+    Case(
+        "decision-org-principal",
+        V,
+        ("principals", 0, "kind"),
+        "org",
+        "needs a principal of kind 'patient'",
     ),
     Case(
         "source-other-org",
