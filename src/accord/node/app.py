@@ -8,6 +8,8 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from accord import __version__
 from accord.node.httpapi import install_error_handlers
 from accord.node.routes_admin import admin_router
+from accord.node.routes_compliance import compliance_router
+from accord.node.routes_fhir import fhir_router
 from accord.node.routes_log import log_router
 from accord.node.routes_records import records_router
 from accord.node.service import Node
@@ -31,6 +33,8 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(log_router(node))
     app.include_router(records_router(node))
     app.include_router(admin_router(node, metrics))
+    app.include_router(compliance_router(node))
+    app.include_router(fhir_router(node))
 
     class CountRefusals(BaseHTTPMiddleware):
         async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:

@@ -87,12 +87,14 @@ COMPLIANCE_STEPS: Final = (
     Step(
         "002-alerts",
         (
-            # One row per alert raised; ``blob`` is Alert.to_json encrypted under the
-            # patient's data key (principal = the pseudonym's bytes, AAD = the id).
+            # One row per alert raised; ``blob`` is Alert.to_json (canonical) encrypted
+            # under the patient's data key (principal = the pseudonym's bytes), bound to
+            # ``body_hash`` = SHA-256 of that JSON.
             "CREATE TABLE compliance_alerts ("
             " id BLOB PRIMARY KEY, rule TEXT NOT NULL, severity TEXT NOT NULL,"
             " patient_p TEXT NOT NULL, org TEXT NOT NULL, time INTEGER NOT NULL,"
-            " trigger_index INTEGER, raised_ms INTEGER NOT NULL, blob BLOB NOT NULL)",
+            " trigger_index INTEGER, raised_ms INTEGER NOT NULL, body_hash BLOB NOT NULL,"
+            " blob BLOB NOT NULL)",
             "CREATE INDEX compliance_alerts_patient ON compliance_alerts (patient_p, time)",
             "CREATE INDEX compliance_alerts_time ON compliance_alerts (time)",
             "CREATE TABLE compliance_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",

@@ -28,6 +28,7 @@ from accord.keys.files import KEYSTORE_FILE
 from accord.log import Log
 from accord.log.sequencer import Sequencer
 from accord.merkle import EMPTY_ROOT
+from accord.node.compliance import Compliance
 from accord.node.config import NodeConfig, load_config
 from accord.node.datakeystore import SqlDataKeyStorage
 from accord.node.ingest import Prepared, Validator
@@ -142,6 +143,13 @@ class Node:
         self._checkpointer: threading.Thread | None = None
         self._sign_lock = threading.Lock()
         self.started_ms = clock_ms()
+        # Compliance: Facts index (a planner writer), alerts as records arrive, worklist.
+        try:
+            self.compliance = Compliance(self)
+        except BaseException:  # a bad directory.toml or rules.toml: refuse to start
+            self.executor.shutdown(wait=False)
+            self.db.close()
+            raise
 
     @classmethod
     def open(cls, directory: Path | str, **kwargs: Any) -> Node:
@@ -159,8 +167,10 @@ class Node:
             target=self._checkpoint_loop, name="accord-checkpointer", daemon=True
         )
         self._checkpointer.start()
+        self.compliance.start()
 
     def stop(self) -> None:
+        self.compliance.stop()
         self._stop.set()
         self.sequencer.stop()
         if self._checkpointer is not None:

@@ -91,8 +91,13 @@ class EntryCache:
 
     def load(self, indexes: Sequence[int]) -> list[Entry]:
         """The entries at ``indexes``, in that order (unreadable ones left out)."""
+        found = self.get_many(indexes)
+        return [found[i] for i in indexes if i in found]
+
+    def get_many(self, indexes: Sequence[int]) -> dict[int, Entry]:
+        """{log_index: entry} for the ``indexes`` still readable."""
         if not indexes:
-            return []
+            return {}
         found: dict[int, Entry] = {}
         missing: list[int] = []
         with self._lock:
@@ -108,7 +113,7 @@ class EntryCache:
             for i, e in fetched.items():
                 self.put(i, e)
             found.update(fetched)
-        return [found[i] for i in indexes if i in found]
+        return found
 
 
 class SqlFacts:
