@@ -11,6 +11,8 @@ Keystore secret names (all wrapped by the master key, never stored in the clear)
 - ``token_key``: 32 random bytes reserved for token derivation (tokens are stored as
   SHA-256 hashes, which needs no secret, so that an admin can unseal a sealed node).
 - ``gateway_key``: Ed25519 seed of the node's FHIR gateway source.
+- ``privacy_office_key``: Ed25519 seed of the node's ``privacy-office`` source (review
+  decisions); not required at unseal, created on first use in older keystores.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ def new_node_secrets(
         "pseudonym_key": pseudonym_key if pseudonym_key is not None else secrets.token_bytes(32),
         "token_key": secrets.token_bytes(32),
         "gateway_key": secrets.token_bytes(32),
+        # The privacy office's source key (signs accord.decision records; see
+        # accord.node.compliance, which also adds it to older keystores on first use).
+        "privacy_office_key": secrets.token_bytes(32),
     }
 
 
