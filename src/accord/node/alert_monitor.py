@@ -143,10 +143,10 @@ class AlertMonitor:
         """Evaluate every record after the cursor; the number evaluated."""
         total = 0
         with self._lock:
-            while not self._stop.is_set():
+            while True:
                 done = self._evaluate_batch()
                 total += done
-                if done < self._batch:
+                if done < self._batch or (self._thread is not None and self._stop.is_set()):
                     break
         return total
 
