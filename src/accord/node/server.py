@@ -35,6 +35,7 @@ def serve(
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        sock.listen(2048)  # listening before serve.json says where: no refused first connection
     except OSError as exc:
         node.stop()
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
