@@ -6,11 +6,13 @@ discloser's and the recipient's nodes. :func:`merge_reports` takes
 ``(org, report)`` pairs of one kind and returns one report of that kind:
 
 - access report: rows merged **by record hash**;
-- accounting of disclosures: entries sharing a record hash are one entry, and
-  so are single disclosures of the same transfer (transfer id, discloser,
-  recipient) seen as "export only" at one node and "import only" at another:
-  they become one "export and import" entry with both records. Summarised
-  series (164.528(b)(3)) merge only through shared records;
+- accounting of disclosures: entries sharing a record hash or a transfer
+  (transfer id, discloser, recipient) are one entry: a transfer seen as "export
+  only" at the discloser's node and "import only" at the recipient's becomes
+  "export and import" with both records. Accountable series (164.528(b)(3): one
+  discloser, recipient and purpose) from several nodes become one series: the
+  union of their transfers, first and last dates, the frequency recomputed from
+  them, halves per transfer counted;
 - exchange log: rows merged by transfer (transfer id, direction, counterpart,
   patient), the export half from one node and the import half from another.
 
@@ -35,6 +37,7 @@ from accord.compliance.report_types import (
     ExchangeRow,
     Report,
 )
+from accord.compliance.schedule import DAY_MS, LocalClock
 from accord.errors import UsageError
 
 __all__ = ["merge_reports", "seen_at"]
@@ -79,8 +82,12 @@ def merge_reports(reports: Sequence[tuple[str, Report]]) -> Report:
         return dataclasses.replace(
             acc[0][1],
             generated=generated,
-            entries=_merge_entries([(o, e) for o, rep in acc for e in rep.entries]),
-            exempt=_merge_entries([(o, e) for o, rep in acc for e in rep.exempt]),
+            entries=_merge_entries(
+                [(o, e) for o, rep in acc for e in rep.entries], True, acc[0][1].timezone
+            ),
+            exempt=_merge_entries(
+                [(o, e) for o, rep in acc for e in rep.exempt], False, acc[0][1].timezone
+            ),
         )
     exc = [(o, rep) for o, rep in reports if isinstance(rep, ExchangeReport)]
     return dataclasses.replace(
@@ -141,35 +148,83 @@ def _groups(keys: list[list[Any]]) -> list[list[int]]:
     return list(out.values())
 
 
-def _merge_entries(items: list[tuple[str, AccountingEntry]]) -> tuple[AccountingEntry, ...]:
+def _merge_entries(
+    items: list[tuple[str, AccountingEntry]], series: bool, timezone: str
+) -> tuple[AccountingEntry, ...]:
+    """Entries that are one disclosure (or, with ``series``, one summarised series: same
+    discloser, recipient and purpose, 164.528(b)(3)) become one entry."""
     keys: list[list[Any]] = []
     for _, e in items:
         ks: list[Any] = [("record", r) for r in e.records]
-        if e.count == 1:
-            ks.append(("transfer", e.transfers[0], e.discloser, e.recipient))
+        ks += [("transfer", t, e.discloser, e.recipient) for t in e.transfers]
+        if series:
+            ks.append(("series", e.discloser, e.recipient, e.purpose))
         keys.append(ks)
-    out = []
-    for group in _groups(keys):
-        members = [items[i] for i in group]
-        out.append(_one_entry(members))
+    clock = LocalClock.of(timezone, "report")
+    out = [_one_entry([items[i] for i in group], clock) for group in _groups(keys)]
     return tuple(sorted(out, key=lambda e: (e.date, e.records[0] if e.records else "")))
 
 
-def _one_entry(members: list[tuple[str, AccountingEntry]]) -> AccountingEntry:
+def _halves_of(entries: list[AccountingEntry]) -> str:
+    """The halves logged, per transfer, as far as the entries tell (each node's entry says
+    which halves it holds of its transfers)."""
+    seen: dict[str, set[str]] = {}
+    mixed: list[str] = []
+    for e in entries:
+        for t in e.transfers:
+            halves = seen.setdefault(t, set())
+            if e.status == PAIRED:
+                halves.update(("export", "import"))
+            elif e.status == EXPORT_ONLY:
+                halves.add("export")
+            elif e.status == IMPORT_ONLY:
+                halves.add("import")
+            else:
+                mixed.append(e.status)
+    if mixed:  # a node's own summary already mixes statuses: keep what it said
+        return _SEP.join(dict.fromkeys(e.status for e in entries))
+    per = [
+        PAIRED if len(h) == 2 else (EXPORT_ONLY if "export" in h else IMPORT_ONLY)
+        for h in seen.values()
+    ]
+    counts: dict[str, int] = {}
+    for status in per:
+        counts[status] = counts.get(status, 0) + 1
+    if len(counts) == 1:
+        return next(iter(counts))
+    return _SEP.join(f"{status} ({n})" for status, n in counts.items())
+
+
+def _one_entry(members: list[tuple[str, AccountingEntry]], clock: LocalClock) -> AccountingEntry:
     entries = [e for _, e in members]
     # The discloser's view first (an entry with the export half dates the disclosure).
-    base = min(entries, key=lambda e: (e.status == IMPORT_ONLY, -e.count, e.date))
+    base = min(entries, key=lambda e: (e.status == IMPORT_ONLY, e.date))
+    verified = seen_at((org, e.verified) for org, e in members)
+    if len(entries) == 1:
+        return dataclasses.replace(base, verified=verified)
     records = tuple(dict.fromkeys(r for e in entries for r in e.records))
     transfers = tuple(dict.fromkeys(t for e in entries for t in e.transfers))
-    if len(entries) == 1:
-        return dataclasses.replace(base, verified=seen_at([(members[0][0], base.verified)]))
+    first = min(e.date for e in entries)
+    last = max(e.last_date if e.last_date is not None else e.date for e in entries)
+    count = len(transfers)
+    frequency = None
+    if count > 1:
+        days = (last - first) / (count - 1) / DAY_MS
+        every = "less than a day apart" if days < 1 else f"about every {round(days)} days"
+        frequency = (
+            f"{count} disclosures from {clock.format(first, '%Y-%m-%d')} to "
+            f"{clock.format(last, '%Y-%m-%d')}, {every}"
+        )
     return dataclasses.replace(
         base,
-        count=max(len(transfers), base.count),
+        date=first,
+        count=count,
+        last_date=last if count > 1 else None,
+        frequency=frequency,
         transfers=transfers,
         records=records,
-        status=_halves(e.status for e in entries),
-        verified=seen_at((org, e.verified) for org, e in members),
+        status=_halves_of(entries),
+        verified=verified,
     )
 
 

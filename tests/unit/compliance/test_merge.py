@@ -116,3 +116,27 @@ def test_merging_needs_one_kind_and_period() -> None:
         merge_reports([("a", acc), ("b", disc)])
     with pytest.raises(UsageError, match="periods"):
         merge_reports([("a", acc), ("b", other)])
+
+
+def test_a_series_seen_at_two_nodes_becomes_one_series() -> None:
+    """164.528(b)(3): the discloser's exports and the recipient's imports of one series."""
+    exports = [
+        disclosure("export", f"s{i}", "cornell", "nyu", NOON - i * 9 * DAY, purpose="HRESCH")
+        for i in range(4)
+    ]
+    imports = [
+        disclosure("import", f"s{i}", "cornell", "nyu", NOON - i * 9 * DAY + 1000, purpose="HRESCH")
+        for i in range(2)
+    ]
+    cornell = accounting(_facts(exports), "MPI-1", START, END, now=NOON, verified=_label)
+    nyu = accounting(_facts(imports), "MPI-1", START, END, now=NOON, verified=_label)
+    merged = merge_reports([("cornell", cornell), ("nyu", nyu)])
+    assert isinstance(merged, AccountingReport)
+    union = accounting(_facts(exports + imports), "MPI-1", START, END, now=NOON, verified=_label)
+    assert len(merged.entries) == len(union.entries) == 1
+    got, want = merged.entries[0], union.entries[0]
+    assert (got.count, got.date, got.status) == (want.count, want.date, want.status)
+    assert set(got.transfers) == set(want.transfers)
+    assert set(got.records) == set(want.records)
+    assert got.frequency == want.frequency
+    assert got.verified == "node log at cornell, nyu"
