@@ -339,3 +339,37 @@ def test_alert_bodies_are_encrypted_at_rest(rn: RunningNode) -> None:
         assert patient_p == rn.node._pseudonym("patient", "MPI-3")
     digest = hashlib.sha256(b"MPI-3").hexdigest()
     assert digest not in str(rows)
+
+
+def test_an_older_keystore_gets_its_privacy_office_key_on_first_use(
+    tmp_path: Path, db_url: str
+) -> None:
+    from accord.keys import (
+        KEYSTORE_FILE,
+        read_keystore,
+        read_share_file,
+        recover_master,
+        remove_secret,
+        write_keystore,
+    )
+
+    with compliance_node(tmp_path, db_url, files=FILES) as first:
+        submit(first, [access("dr-a", patient="MPI-3", sid="k-1")])
+        alerts(first)
+    path = first.directory / KEYSTORE_FILE
+    keystore = read_keystore(path)
+    assert "privacy_office_key" in keystore.names  # accord init makes it now
+    master = recover_master(keystore, [read_share_file(p) for p in first.shares[:2]])
+    write_keystore(path, remove_secret(keystore, master, "privacy_office_key"))
+    with reopen(first) as again:
+        item = alerts(again)["alerts"][0]
+        decided = again.client("auditor").json(
+            "POST",
+            f"/v1/alerts/{item['alert']['id']}/decision",
+            json={"status": "violation", "reason": "no duty", "reviewer": {"id": "po"}},
+        )
+        assert decided["status"] == "violation"
+        source = again.node.registry.get("nyu", "privacy-office")
+        assert source is not None
+        assert source.active
+    assert "privacy_office_key" in read_keystore(path).names
