@@ -373,3 +373,16 @@ def test_an_older_keystore_gets_its_privacy_office_key_on_first_use(
         assert source is not None
         assert source.active
     assert "privacy_office_key" in read_keystore(path).names
+
+
+def test_the_sweep_never_passes_a_batch_being_written(rn: RunningNode, clock: Clock) -> None:
+    import time as _time
+
+    monitor = rn.node.compliance.monitor
+    now = clock()
+    assert now - 6_000 <= monitor.sweep_now() <= clock() - monitor.sweep_lag_ms
+    monitor.in_flight = (now - 60_000, _time.monotonic())
+    assert monitor.sweep_now() == now - 60_001
+    monitor.in_flight = (now - 60_000, _time.monotonic() - 120)  # a failed batch's old mark
+    assert monitor.sweep_now() >= now - 6_000
+    monitor.in_flight = None

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -43,6 +44,7 @@ __all__ = ["AlertMonitor", "RerunResult"]
 
 _log = logging.getLogger("accord.compliance")
 _BATCH: Final = 2_000
+_IN_FLIGHT_S: Final = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +89,9 @@ class AlertMonitor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_sweep_wall: int | None = None
-        #: log_ts of batches the sequencer is writing (set by the writer, cleared on commit).
-        self.in_flight: int | None = None
+        #: (log_ts, monotonic seconds) of the batch the sequencer is writing: set by the
+        #: writer, cleared after the commit; a failed batch's mark expires by itself.
+        self.in_flight: tuple[int, float] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -187,8 +190,8 @@ class AlertMonitor:
         """The ``now`` a sweep may use at this moment (see the module doc)."""
         now = self._c.node.clock_ms() - self.sweep_lag_ms
         flying = self.in_flight
-        if flying is not None:
-            now = min(now, flying - 1)
+        if flying is not None and time.monotonic() - flying[1] < _IN_FLIGHT_S:
+            now = min(now, flying[0] - 1)
         return now
 
     def sweep(self, now: int | None = None) -> list[Alert]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -114,7 +115,7 @@ class Compliance:
             for ts in (a.header.log_ts,)
         ]
         if appended:
-            self.monitor.in_flight = appended[0].header.log_ts
+            self.monitor.in_flight = (appended[0].header.log_ts, time.monotonic())
         write_rows(tx, staged, self.pseudonyms)
         self._staged = staged
 
