@@ -124,8 +124,8 @@ def _statement(e: Entry, n: int) -> Statement:
 
 
 def _append(node: Node, entries: Iterable[Entry], start: int, keys: dict[str, Any]) -> float:
-    """Append the entries' statements through the node (its own by submit, the others as
-    replication delivers them); the seconds it took."""
+    """Append the entries' statements through the node's sequencer (prepared as replication
+    delivers a peer's records: no per-statement signature check); the seconds it took."""
     batch: list[SignedStatement] = []
     elapsed = 0.0
 
