@@ -1,23 +1,31 @@
-"""MemoryWitnessStore: the reference semantics of the witness storage seams."""
+"""The witness storage seams: MemoryWitnessStore is the reference semantics, and the node's
+SqlWitnessStore (SQLite and PostgreSQL) must behave the same (fixture ``new_store``)."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
-from accord.errors import MalformedError, NotFoundError, UsageError
-from accord.witness import FORK, Evidence, MemoryWitnessStore, WitnessState
-from tests.unit.witness.fixtures import ORIGIN, W1, FakeLog
+from accord.errors import MalformedError, NotFoundError, StoreError, UsageError
+from accord.node.witness_store import SqlWitnessStore
+from accord.note import Checkpoint, sign_note
+from accord.witness import FORK, Evidence, WitnessState
+from tests.unit.witness.fixtures import LOG_KEY, ORIGIN, W1, W2, FakeLog
 
 LOG = FakeLog(13)
+OTHER = "example.com/hospital-b/audit-log"
 
 
-def _cas(store: MemoryWitnessStore, old: int | None, new: int) -> bool:
+def _cas(store: Any, old: int | None, new: int) -> bool:
     note = LOG.cosigned(new, W1).format()
-    return store.cas_state(ORIGIN, old, new, LOG.tree.root(new), note)
+    return bool(store.cas_state(ORIGIN, old, new, LOG.tree.root(new), note))
 
 
-def test_compare_and_swap() -> None:
-    store = MemoryWitnessStore()
+def test_compare_and_swap(new_store: Callable[[], Any]) -> None:
+    store = new_store()
     assert store.read_state(ORIGIN) is None
     assert not _cas(store, 0, 5)  # 0 is a stored size, not "nothing stored"
     assert _cas(store, None, 5)
@@ -30,8 +38,16 @@ def test_compare_and_swap() -> None:
     assert store.latest_notes() == (LOG.cosigned(8, W1),)
 
 
-def test_cas_checks_its_arguments() -> None:
-    store = MemoryWitnessStore()
+def test_a_refused_swap_changes_nothing(new_store: Callable[[], Any]) -> None:
+    store = new_store()
+    assert _cas(store, None, 5)
+    note = LOG.cosigned(8, W2).format()
+    assert not store.cas_state(ORIGIN, 3, 8, LOG.tree.root(8), note)
+    assert store.read_state(ORIGIN) == LOG.state(5, W1)
+
+
+def test_cas_checks_its_arguments(new_store: Callable[[], Any]) -> None:
+    store = new_store()
     with pytest.raises(UsageError):
         store.cas_state(ORIGIN, None, 5, LOG.tree.root(4), LOG.note(5).format())
     with pytest.raises(UsageError):
@@ -41,14 +57,52 @@ def test_cas_checks_its_arguments() -> None:
         _cas(store, 8, 5)
     with pytest.raises(MalformedError):
         store.cas_state(ORIGIN, None, 5, LOG.tree.root(5), "not a note")
+    assert store.read_state(ORIGIN) == LOG.state(8, W1)
 
 
-def test_conflict_halts_until_cleared() -> None:
-    store = MemoryWitnessStore()
+def test_concurrent_swaps_have_one_winner(new_store: Callable[[], Any]) -> None:
+    """Eight threads race from the same old size: exactly one swap succeeds."""
+    store = new_store()
+    assert _cas(store, None, 5)
+    barrier = threading.Barrier(8)
+    wins: list[bool] = []
+
+    def race(size: int) -> None:
+        barrier.wait()
+        wins.append(_cas(store, 5, size))
+
+    threads = [threading.Thread(target=race, args=(6 + i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(wins) == [False] * 7 + [True]
+    state = store.read_state(ORIGIN)
+    assert state is not None
+    assert state == LOG.state(state.size, W1)
+    assert 6 <= state.size <= 13
+
+
+def test_states_are_per_origin(new_store: Callable[[], Any]) -> None:
+    store = new_store()
+    other = FakeLog(9)
+    cp = Checkpoint(OTHER, 9, other.tree.root(9))
+    note = sign_note(cp.format(), LOG_KEY).with_signatures(W1.cosign(cp, 5)).format()
+    assert store.cas_state(OTHER, None, 9, cp.root_hash, note)
+    assert _cas(store, None, 5)
+    origins = [WitnessState.from_note(n).origin for n in store.latest_notes()]
+    assert origins == sorted([ORIGIN, OTHER])
+    assert store.read_state(OTHER).size == 9
+    assert store.read_state(ORIGIN).size == 5
+
+
+def test_conflict_halts_until_cleared(new_store: Callable[[], Any]) -> None:
+    store = new_store()
     assert _cas(store, None, 8)
     ev = Evidence(ORIGIN, FORK, LOG.note(8), FakeLog(8, branch="b").note(8), detected_at=1)
     store.on_conflict(ev)
     assert store.is_halted(ORIGIN)
+    assert not store.is_halted(OTHER)
     assert store.evidence() == store.evidence(ORIGIN) == (ev,)
     assert store.evidence("other") == ()
     assert store.clear(ORIGIN) == (ev,)
@@ -61,7 +115,29 @@ def test_conflict_halts_until_cleared() -> None:
     store.clear(ORIGIN, reset_state=True)
     assert store.read_state(ORIGIN) is None
     with pytest.raises(UsageError):
-        store.on_conflict("evidence")  # type: ignore[arg-type]
+        store.on_conflict("evidence")
+
+
+def test_evidence_is_kept_in_order(new_store: Callable[[], Any]) -> None:
+    store = new_store()
+    evs = [
+        Evidence(ORIGIN, FORK, LOG.note(8), FakeLog(8, branch=f"b{i}").note(8), detected_at=i)
+        for i in range(3)
+    ]
+    for ev in evs:
+        store.on_conflict(ev)
+    assert store.evidence() == tuple(evs)
+    assert store.is_halted(ORIGIN)
+    assert store.clear(ORIGIN) == tuple(evs)
+
+
+def test_set_state_replaces(new_store: Callable[[], Any]) -> None:
+    store = new_store()
+    store.set_state(LOG.state(8, W1))
+    store.set_state(LOG.state(5, W2))  # no checks: an import or a test fixture
+    assert store.read_state(ORIGIN) == LOG.state(5, W2)
+    with pytest.raises(UsageError):
+        store.set_state("state")
 
 
 def test_witness_state_invariant() -> None:
@@ -76,3 +152,49 @@ def test_witness_state_invariant() -> None:
         WitnessState.from_note("hello\n\n— k QUFBQUFBQUFB\n")
     with pytest.raises(MalformedError):
         WitnessState(-1, LOG.tree.root(8), note)
+
+
+# -- the SQL store only -------------------------------------------------------------------
+
+
+def test_cleared_evidence_is_archived_not_deleted(
+    new_sql_store: Callable[[], SqlWitnessStore],
+) -> None:
+    store = new_sql_store()
+    ev = Evidence(ORIGIN, FORK, LOG.note(8), FakeLog(8, branch="b").note(8), detected_at=1)
+    store.on_conflict(ev)
+    assert store.halted() == (ORIGIN,)
+    assert store.cleared() == ()
+    store.clear(ORIGIN)
+    assert store.halted() == ()
+    assert store.cleared() == store.cleared(ORIGIN) == (ev,)
+    assert store.cleared(OTHER) == ()
+
+
+def test_the_state_survives_reopening(new_sql_store: Callable[[], SqlWitnessStore]) -> None:
+    store = new_sql_store()
+    assert _cas(store, None, 8)
+    reopened = SqlWitnessStore(store.db, lambda: 1)  # migrations are idempotent
+    assert reopened.read_state(ORIGIN) == LOG.state(8, W1)
+    assert reopened.states() == (LOG.state(8, W1),)
+
+
+def test_a_damaged_row_is_a_store_error(new_sql_store: Callable[[], SqlWitnessStore]) -> None:
+    store = new_sql_store()
+    with store.db.transaction() as tx:
+        tx.execute(
+            "INSERT INTO witness_state (origin, size, root, note, updated_ms)"
+            " VALUES (?, 1, ?, 'garbage', 0)",
+            (ORIGIN, b"\x00" * 32),
+        )
+        tx.execute(
+            "INSERT INTO witness_evidence (origin, kind, evidence, recorded_ms)"
+            " VALUES (?, 'fork', '{}', 0)",
+            (ORIGIN,),
+        )
+    with pytest.raises(StoreError):
+        store.read_state(ORIGIN)
+    with pytest.raises(StoreError):
+        store.latest_notes()
+    with pytest.raises(StoreError):
+        store.evidence()
