@@ -260,7 +260,7 @@ def test_checkpoints(log: Log) -> None:
     assert log.checkpoint_text(0) == f"{ORIGIN}\n0\n{base64.b64encode(EMPTY_ROOT).decode()}\n"
 
 
-def test_put_checkpoint_adds_signatures(log: Log) -> None:
+def test_checkpoint_notes_gain_signatures(log: Log) -> None:
     log.append_batch([b"e%d" % i for i in range(5)])
     note = log.sign_checkpoint(_sign)
     cosigned = note + "\u2014 witness AAAAAAAAAAAAAAAA\n"
@@ -288,6 +288,9 @@ def test_put_checkpoint_adds_signatures(log: Log) -> None:
             log.put_checkpoint(size, text)
         assert log.checkpoint(5) == cosigned, mutation
     assert log.checkpoint(4) is None
+    older = log.sign_checkpoint(_sign, 2)
+    assert log.recent_checkpoints(5) == [(5, cosigned), (2, older)]
+    assert log.recent_checkpoints(1) == [(5, cosigned)]
 
 
 @pytest.mark.parametrize(

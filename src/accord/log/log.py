@@ -393,6 +393,14 @@ class Log:
         )
         return None if row is None else str(row[0])
 
+    def recent_checkpoints(self, limit: int) -> list[tuple[int, str]]:
+        """``(size, note)`` of the ``limit`` largest stored checkpoints, largest first."""
+        rows = self.db.fetchall(
+            "SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT ?",
+            (_nonneg(limit, "limit"),),
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
+
     def latest_checkpoint(self) -> tuple[int, str] | None:
         """``(size, note)`` of the largest stored checkpoint, if any."""
         row = self.db.fetchone("SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT 1")
