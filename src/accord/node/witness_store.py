@@ -18,11 +18,15 @@ PostgreSQL. Its tables are the migration component ``witness``:
 
 Durability before the answer (tlog.md section 6.3 step 4) is the database
 commit: SQLite with ``synchronous=FULL`` (the node's default) and PostgreSQL
-with ``synchronous_commit`` on fsync before ``COMMIT`` returns.
+with ``synchronous_commit`` on fsync before ``COMMIT`` returns. Concurrent
+compare-and-swaps share commits (:class:`GroupCommit`): a witness serving many
+logs pays one fsync per batch, not per request, and still answers each only
+after its own swap committed.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -32,7 +36,7 @@ from accord.store.database import Database
 from accord.store.migrations import Step
 from accord.witness import Evidence, WitnessState
 
-__all__ = ["WITNESS_COMPONENT", "WITNESS_STEPS", "SqlWitnessStore"]
+__all__ = ["WITNESS_COMPONENT", "WITNESS_STEPS", "GroupCommit", "SqlWitnessStore"]
 
 WITNESS_COMPONENT: Final = "witness"
 
@@ -92,12 +96,121 @@ _UPSERT_STATE: Final = (
 )
 
 
+class _Op:
+    """One statement waiting for a group commit, and what became of it."""
+
+    __slots__ = ("done", "error", "event", "lead", "params", "rows", "sql")
+
+    def __init__(self, sql: str, params: tuple[Any, ...]) -> None:
+        self.sql = sql
+        self.params = params
+        self.event = threading.Event()
+        self.lead = False
+        self.done = False
+        self.rows = 0
+        self.error: AccordError | None = None
+
+
+class GroupCommit:
+    """Runs single-statement writes of many threads in shared transactions: one commit (one
+    fsync) for every statement queued while the previous commit was in flight.
+
+    No thread of its own: the first caller leads, commits everything queued, and hands
+    the lead to the next waiting caller, if any. Each caller returns only after the
+    transaction holding its statement committed. Statements run in arrival order, so
+    two compare-and-swaps of one row in one batch behave as two transactions would.
+    If a batch fails, its statements are retried one transaction each, so one bad
+    statement fails only its own caller.
+    """
+
+    __slots__ = ("_db", "_leading", "_lock", "_queue")
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._queue: list[_Op] = []
+        self._leading = False
+
+    def execute(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Run ``sql`` in a committed transaction; return the rows it changed."""
+        op = _Op(sql, params)
+        with self._lock:
+            self._queue.append(op)
+            if not self._leading:
+                self._leading = op.lead = True
+        if not op.lead:
+            op.event.wait()  # finished, or promoted to lead the next batch
+        if not op.done:
+            self._lead()
+        if op.error is not None:
+            raise op.error
+        return op.rows
+
+    def _lead(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue, []
+        try:
+            self._commit(batch)
+        finally:
+            with self._lock:
+                if self._queue:
+                    self._queue[0].lead = True
+                    self._queue[0].event.set()
+                else:
+                    self._leading = False
+
+    def _commit(self, batch: list[_Op]) -> None:
+        try:
+            with self._db.transaction() as tx:
+                rows = [tx.execute(op.sql, op.params) for op in batch]
+        except AccordError as exc:
+            if len(batch) > 1:
+                for op in batch:
+                    self._commit([op])
+                return
+            rows, batch[0].error = [0], exc
+        for op, changed in zip(batch, rows, strict=True):
+            op.rows = changed
+            op.done = True
+            op.event.set()
+
+
 def _state(text: object) -> WitnessState:
     """A stored note back as a state; a row that does not parse is a damaged store."""
     try:
         return WitnessState.from_note(str(text))
     except AccordError as exc:
         raise StoreError(f"a stored witness state does not parse: {exc.message}") from None
+
+
+class _Parsed:
+    """Stored note text -> its WitnessState, for the few notes in use (values are immutable).
+
+    Every add-checkpoint reads the state it will compare with; the note read back is
+    usually the one the previous request stored, so it is parsed once, not per read.
+    """
+
+    __slots__ = ("_lock", "_states")
+
+    _LIMIT: Final = 1024
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._states: dict[str, WitnessState] = {}
+
+    def get(self, text: str) -> WitnessState:
+        with self._lock:
+            found = self._states.get(text)
+        if found is None:
+            found = _state(text)
+            self.put(text, found)
+        return found
+
+    def put(self, text: str, state: WitnessState) -> None:
+        with self._lock:
+            if len(self._states) >= self._LIMIT:
+                self._states.clear()
+            self._states[text] = state
 
 
 def _evidence(text: object) -> Evidence:
@@ -115,18 +228,20 @@ class SqlWitnessStore:
     ``clock_ms`` stamps rows for operators; it plays no part in any decision.
     """
 
-    __slots__ = ("_clock_ms", "db")
+    __slots__ = ("_clock_ms", "_parsed", "_writes", "db")
 
     def __init__(self, db: Database, clock_ms: Callable[[], int]) -> None:
         self.db = db
         self._clock_ms = clock_ms
+        self._writes = GroupCommit(db)
+        self._parsed = _Parsed()
         db.migrate(WITNESS_COMPONENT, WITNESS_STEPS)
 
     # -- the seams ---------------------------------------------------------------------
 
     def read_state(self, origin: str) -> WitnessState | None:
         row = self.db.fetchone(_READ_STATE, (origin,))
-        return None if row is None else _state(row[0])
+        return None if row is None else self._parsed.get(str(row[0]))
 
     def cas_state(
         self, origin: str, old_size: int | None, new_size: int, new_root: bytes, note: str
@@ -144,11 +259,13 @@ class SqlWitnessStore:
         if old_size is not None and new_size < old_size:
             raise UsageError("cas_state: a witness's size never shrinks")
         now = self._clock_ms()
-        with self.db.transaction() as tx:
-            if old_size is None:
-                changed = tx.execute(_INSERT_STATE, (origin, new_size, new_root, note, now))
-            else:
-                changed = tx.execute(_MOVE_STATE, (new_size, new_root, note, now, origin, old_size))
+        if old_size is None:
+            changed = self._writes.execute(_INSERT_STATE, (origin, new_size, new_root, note, now))
+        else:
+            params = (new_size, new_root, note, now, origin, old_size)
+            changed = self._writes.execute(_MOVE_STATE, params)
+        if changed == 1:
+            self._parsed.put(note, state)
         return changed == 1
 
     def on_conflict(self, evidence: Evidence) -> None:
