@@ -13,6 +13,7 @@ from accord.client.checkpoints import fetch_checkpoint, verify_checkpoint
 from accord.encoding import b64encode
 from accord.errors import QuorumNotMetError, VerificationError
 from accord.node.witness_gossip import GOSSIP_PATH, log_consistency_proof
+from accord.node.witness_push import CheckpointPusher
 from accord.note import Note, Signer, Verifier, parse_signature_lines, verify_cosignature
 from accord.quorum import new_nonce, sign_request
 from accord.witness import (
@@ -145,6 +146,20 @@ def test_latest_and_served_checkpoints_and_retries(tmp_path: Path) -> None:
         assert _served(cornell) == first
         assert _served(cornell, latest=True) is None
         assert _served(cornell, 1, latest=True) == second
+        # A restarted node finds the last checkpoint with k cosignatures in its log.
+        assert cornell.node.peers is not None
+        restarted = CheckpointPusher(
+            log=cornell.node.log,
+            consortium=consortium_of(cornell),
+            org="cornell",
+            peers=cornell.node.peers,
+        )
+        assert restarted.served_note() == cornell.node.log.checkpoint(second)  # not started
+        restarted.start()
+        try:
+            assert restarted.served_note() == cornell.node.log.checkpoint(first)
+        finally:
+            restarted.stop()
         # Unsealed, the witness is retried and cosigns; the served checkpoint moves on.
         mskcc.node.unseal_with([p.read_text() for p in mskcc.shares[:2]])
         wait_for(lambda: _served(cornell) == second, "the retried push")
