@@ -22,6 +22,7 @@ from accord.witness import (
     FORK,
     GOSSIP_FORK,
     INCONSISTENT,
+    MAX_REQUEST_SIZE,
     AddCheckpointRequest,
     Evidence,
     GossipMessage,
@@ -200,6 +201,9 @@ def test_add_checkpoint_vectors_over_http(tmp_path: Path, db_url: str) -> None:
                     after["size"],
                     after["root_b64"],
                 ), name
+        too_large = add_checkpoint(rn, b"old 0\n\n" + b"x" * MAX_REQUEST_SIZE)
+        assert too_large.status_code == 413
+        assert too_large.json()["error"]["code"] == "too_large"
 
 
 # -- a forked log -----------------------------------------------------------------------------
