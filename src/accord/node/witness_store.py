@@ -151,6 +151,14 @@ class GroupCommit:
             batch, self._queue = self._queue, []
         try:
             self._commit(batch)
+        except BaseException as exc:  # a bug, or an interrupt: never leave a caller waiting
+            for op in batch:
+                if not op.done:
+                    op.error = StoreError(f"internal error while committing: {type(exc).__name__}")
+                    op.done = True
+                    op.event.set()
+            if not isinstance(exc, Exception):
+                raise
         finally:
             with self._lock:
                 if self._queue:

@@ -275,3 +275,17 @@ def test_group_commit_isolates_a_failing_statement(
     assert isinstance(results[0], StoreError)
     assert results[1:] == [1] * 5
     assert store.read_state(ORIGIN) == LOG.state(5, W1)
+
+
+def test_group_commit_never_leaves_a_caller_waiting() -> None:
+    """A failure that is not a database error (a bug) still answers every caller."""
+
+    class Broken:
+        def transaction(self) -> Any:
+            raise RuntimeError("bug")
+
+    commit = GroupCommit(Broken())  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="RuntimeError"):
+        commit.execute("UPDATE t SET x = 1", ())
+    with pytest.raises(StoreError):  # the lead was handed back: the next caller leads
+        commit.execute("UPDATE t SET x = 1", ())
