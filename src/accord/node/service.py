@@ -39,6 +39,7 @@ from accord.node.planner import IndexHook, NodePlanner, Outcome
 from accord.node.schema import NODE_STEPS
 from accord.node.sources import LOG_SOURCE, SourceRegistry
 from accord.node.tokens import Tokens
+from accord.node.witnessing import Witnessing
 from accord.note import Checkpoint, sign_note
 from accord.quorum import Consortium, ReplayGuard
 from accord.records import (
@@ -138,6 +139,8 @@ class Node:
             self.peers = Peers(
                 self.consortium, self.org, lambda: self._keys().log.ed25519(), clock_ms
             )
+        #: Witness for the other members' logs, checkpoint pusher, gossip (docs/witness.md).
+        self.witnessing = Witnessing.for_node(self)
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
         self._sign_lock = threading.Lock()
@@ -159,9 +162,11 @@ class Node:
             target=self._checkpoint_loop, name="accord-checkpointer", daemon=True
         )
         self._checkpointer.start()
+        self.witnessing.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self.witnessing.stop()
         self.sequencer.stop()
         if self._checkpointer is not None:
             self._checkpointer.join(5)
