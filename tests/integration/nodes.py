@@ -35,7 +35,8 @@ __all__ = [
 
 def bound_socket() -> socket.socket:
     """A socket bound to 127.0.0.1 on an ephemeral port (reserve a port before serving)."""
-    sock = socket.socket()
+    # IPPROTO_TCP so that asyncio sets TCP_NODELAY on accepted connections (see server.py).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock

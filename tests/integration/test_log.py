@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from accord.errors import ConflictError, StoreError, UsageError
+from accord.errors import ConflictError, NotFoundError, StoreError, UsageError
 from accord.log import Log
 from accord.merkle import (
     EMPTY_ROOT,
@@ -258,6 +258,39 @@ def test_checkpoints(log: Log) -> None:
     with pytest.raises(UsageError):
         log.sign_checkpoint(_sign, 301)
     assert log.checkpoint_text(0) == f"{ORIGIN}\n0\n{base64.b64encode(EMPTY_ROOT).decode()}\n"
+
+
+def test_checkpoint_notes_gain_signatures(log: Log) -> None:
+    log.append_batch([b"e%d" % i for i in range(5)])
+    note = log.sign_checkpoint(_sign)
+    cosigned = note + "\u2014 witness AAAAAAAAAAAAAAAA\n"
+    log.put_checkpoint(5, cosigned)
+    assert log.checkpoint(5) == cosigned
+    assert log.latest_checkpoint() == (5, cosigned)
+    # Each refusal names its mutation; nothing is stored on refusal.
+    other = log.checkpoint_text(4)
+    refusals = {
+        "another checkpoint's text": (5, other + "\n\u2014 test AAAA\n", UsageError),
+        "the log's signature dropped": (
+            5,
+            note.split("\n\n")[0] + "\n\n\u2014 w AAAA\n",
+            UsageError,
+        ),
+        "not a signed note": (5, note.split("\n\n")[0] + "\n", UsageError),
+        "no checkpoint at that size": (
+            4,
+            log.checkpoint_text(4) + "\n\u2014 t AAAA\n",
+            NotFoundError,
+        ),
+    }
+    for mutation, (size, text, error) in refusals.items():
+        with pytest.raises(error):
+            log.put_checkpoint(size, text)
+        assert log.checkpoint(5) == cosigned, mutation
+    assert log.checkpoint(4) is None
+    older = log.sign_checkpoint(_sign, 2)
+    assert log.recent_checkpoints(5) == [(5, cosigned), (2, older)]
+    assert log.recent_checkpoints(1) == [(5, cosigned)]
 
 
 @pytest.mark.parametrize(

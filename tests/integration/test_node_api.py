@@ -306,6 +306,17 @@ def test_metrics_and_openapi(rn: RunningNode) -> None:
     assert missing.json()["error"]["code"] == "not_found"
 
 
+def test_refusals_are_counted_by_status(rn: RunningNode) -> None:
+    for _ in range(2):
+        assert httpx.get(f"{rn.url}/v1/nowhere").status_code == 404
+    assert httpx.post(f"{rn.url}/v1/statements", content=b"{}").status_code == 401
+    assert httpx.get(f"{rn.url}/v1/health").status_code == 200
+    metrics = httpx.get(f"{rn.url}/metrics").text
+    assert 'accord_requests_refused_total{status="404"} 2.0' in metrics
+    assert 'accord_requests_refused_total{status="401"} 1.0' in metrics
+    assert 'status="200"' not in metrics
+
+
 def test_errors_map_to_client_classes(rn: RunningNode) -> None:
     from tests.integration.nodes import generate_source_key
 

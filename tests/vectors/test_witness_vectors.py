@@ -5,11 +5,15 @@ body, content type and state after that the current text (C2SP main at
 5ba5ee83, the ``expect_status_head`` column) requires. The v1.0.0 column
 differs in exactly the two places docs/witness.md names. The vectors' states
 carry size and root only; the stored note is the request body of another case
-that signs that checkpoint (a witness always keeps the note it cosigned).
+that signs that checkpoint (a witness always keeps the note it cosigned). Each case runs
+on every store: the reference MemoryWitnessStore and the node's SQL store on SQLite and
+PostgreSQL (tests/integration/test_witnessing.py runs them again over real HTTP).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +31,7 @@ from accord.witness import (
     verify_evidence,
 )
 from tests.conftest import load_vectors
+from tests.unit.witness.stores import ALL_STORES, witness_stores
 
 DATA = load_vectors("tlog/witness_add_checkpoint.json")
 CASES = DATA["cases"]
@@ -64,8 +69,15 @@ def _requests() -> dict[tuple[int, str], AddCheckpointRequest]:
 REQUESTS = _requests()
 
 
-def _store(before: dict[str, Any] | None) -> MemoryWitnessStore:
-    store = MemoryWitnessStore()
+@pytest.fixture(params=ALL_STORES)
+def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Any]]:
+    """Fresh witness stores: memory, SQLite, PostgreSQL (tests/unit/witness/stores.py)."""
+    with witness_stores(request.param, tmp_path) as make:
+        yield make
+
+
+def _store(before: dict[str, Any] | None, make: Callable[[], Any] = MemoryWitnessStore) -> Any:
+    store = make()
     if before is not None:
         assert before["origin"] == ORIGIN
         request = REQUESTS[(before["size"], before["root_b64"])]
@@ -73,7 +85,7 @@ def _store(before: dict[str, Any] | None) -> MemoryWitnessStore:
     return store
 
 
-def _state(store: MemoryWitnessStore) -> dict[str, Any] | None:
+def _state(store: Any) -> dict[str, Any] | None:
     state = store.read_state(ORIGIN)
     if state is None:
         return None
@@ -81,8 +93,8 @@ def _state(store: MemoryWitnessStore) -> dict[str, Any] | None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c["id"])
-def test_add_checkpoint_vector(case: dict[str, Any]) -> None:
-    store = _store(case["witness_state_before"])
+def test_add_checkpoint_vector(case: dict[str, Any], new_store: Callable[[], Any]) -> None:
+    store = _store(case["witness_state_before"], new_store)
     before = _state(store)
     result = process_add_checkpoint(
         case["request_body"].encode("utf-8"),

@@ -18,3 +18,6 @@ def register(app: typer.Typer) -> None:
     from accord.cli import compliance_cmds
 
     compliance_cmds.register(app)
+    from accord.cli import witness_cmds
+
+    witness_cmds.register(app)

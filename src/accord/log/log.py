@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from accord.errors import ConflictError, StoreError, UsageError
+from accord.errors import ConflictError, NotFoundError, StoreError, UsageError
 from accord.log import chunks, schema
 from accord.log.checkpoints import check_note, check_origin, checkpoint_text
 from accord.log.reader import DEFAULT_CACHE_TILES, TileCache, read_entries, read_tiles
@@ -363,12 +363,43 @@ class Log:
             )
         return note
 
+    def put_checkpoint(self, size: int, note: str) -> None:
+        """Replace the note stored at ``size`` with ``note``: the same checkpoint with more
+        signatures (the witnesses' cosignatures collected for it).
+
+        ``note`` must be a signed note over exactly the stored checkpoint text and keep
+        every signature line of the stored note (UsageError otherwise); NotFoundError
+        if no checkpoint is stored at ``size``. One transaction: a concurrent
+        replacement is never lost half-way.
+        """
+        _nonneg(size, "size")
+        with self.db.transaction() as tx:
+            row = tx.fetchone("SELECT note FROM log_checkpoints WHERE size = ?", (size,))
+            if row is None:
+                raise NotFoundError(f"no checkpoint is stored at size {size}")
+            stored = str(row[0])
+            split = stored.rfind("\n\n")
+            text, lines = stored[: split + 1], stored[split + 2 :].splitlines()
+            check_note(text, note)
+            kept = set(note[len(text) + 1 :].splitlines())
+            if not all(line in kept for line in lines):
+                raise UsageError("put_checkpoint: the new note drops a stored signature")
+            tx.execute("UPDATE log_checkpoints SET note = ? WHERE size = ?", (note, size))
+
     def checkpoint(self, size: int) -> str | None:
         """The signed checkpoint stored at ``size``, if any."""
         row = self.db.fetchone(
             "SELECT note FROM log_checkpoints WHERE size = ?", (_nonneg(size, "size"),)
         )
         return None if row is None else str(row[0])
+
+    def recent_checkpoints(self, limit: int) -> list[tuple[int, str]]:
+        """``(size, note)`` of the ``limit`` largest stored checkpoints, largest first."""
+        rows = self.db.fetchall(
+            "SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT ?",
+            (_nonneg(limit, "limit"),),
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
         """``(size, note)`` of the largest stored checkpoint, if any."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request, Response
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord import __version__
 from accord.node.httpapi import install_error_handlers
@@ -12,6 +12,7 @@ from accord.node.routes_compliance import compliance_router
 from accord.node.routes_fhir import fhir_router
 from accord.node.routes_log import log_router
 from accord.node.routes_records import records_router
+from accord.node.routes_witness import witness_router
 from accord.node.service import Node
 
 __all__ = ["create_app"]
@@ -35,13 +36,26 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(admin_router(node, metrics))
     app.include_router(compliance_router(node))
     app.include_router(fhir_router(node))
+    app.include_router(witness_router(node))
 
-    class CountRefusals(BaseHTTPMiddleware):
-        async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-            response = await call_next(request)
-            if response.status_code >= 400:
-                metrics.refused.labels(str(response.status_code)).inc()
-            return response
+    class CountRefusals:
+        """Counts answers of status 400 and above, by status. Plain ASGI: Starlette's
+        BaseHTTPMiddleware costs a task and a stream per request (about 0.4 ms of CPU)."""
+
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await self.app(scope, receive, send)
+                return
+
+            async def counting(message: Message) -> None:
+                if message["type"] == "http.response.start" and message["status"] >= 400:
+                    metrics.refused.labels(str(message["status"])).inc()
+                await send(message)
+
+            await self.app(scope, receive, counting)
 
     app.add_middleware(CountRefusals)
     app.state.node = node

@@ -78,15 +78,6 @@ def log_router(node: Node) -> APIRouter:
         return await run(node.process_health)
 
     @router.get(
-        "/v1/checkpoint",
-        response_class=PlainTextResponse,
-        summary="The latest signed checkpoint (C2SP tlog-checkpoint) with its cosignatures",
-    )
-    async def checkpoint() -> PlainTextResponse:
-        note = await run(node.checkpoint_note)
-        return PlainTextResponse(note, media_type=NOTE_TYPE)
-
-    @router.get(
         "/v1/checkpoints/{size}",
         response_class=PlainTextResponse,
         summary="The signed checkpoint at one size",

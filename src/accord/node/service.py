@@ -40,6 +40,7 @@ from accord.node.planner import IndexHook, NodePlanner, Outcome
 from accord.node.schema import NODE_STEPS
 from accord.node.sources import LOG_SOURCE, SourceRegistry
 from accord.node.tokens import Tokens
+from accord.node.witnessing import Witnessing
 from accord.note import Checkpoint, sign_note
 from accord.quorum import Consortium, ReplayGuard
 from accord.records import (
@@ -139,6 +140,8 @@ class Node:
             self.peers = Peers(
                 self.consortium, self.org, lambda: self._keys().log.ed25519(), clock_ms
             )
+        #: Witness for the other members' logs, checkpoint pusher, gossip (docs/witness.md).
+        self.witnessing = Witnessing.for_node(self)
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
         self._sign_lock = threading.Lock()
@@ -148,6 +151,8 @@ class Node:
             self.compliance = Compliance(self)
         except BaseException:  # a bad directory.toml or rules.toml: refuse to start
             self.executor.shutdown(wait=False)
+            if self.peers is not None:
+                self.peers.close()
             self.db.close()
             raise
 
@@ -168,10 +173,12 @@ class Node:
         )
         self._checkpointer.start()
         self.compliance.start()
+        self.witnessing.start()
 
     def stop(self) -> None:
         self.compliance.stop()
         self._stop.set()
+        self.witnessing.stop()
         self.sequencer.stop()
         if self._checkpointer is not None:
             self._checkpointer.join(5)

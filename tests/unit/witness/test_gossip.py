@@ -1,9 +1,12 @@
-"""Gossip: a log showing two histories to two witnesses is caught; honest growth is not flagged."""
+"""Gossip: a log showing two histories to two witnesses is caught; honest growth is not flagged.
+
+The witnesses' state is each store in turn (fixture ``new_store``): memory, SQLite, PostgreSQL.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -16,7 +19,6 @@ from accord.witness import (
     GOSSIP_FORK,
     GossipMessage,
     GossipOutcome,
-    MemoryWitnessStore,
     Pusher,
     WitnessState,
     process_gossip,
@@ -58,7 +60,7 @@ class Log:
 
 
 def _gossip(
-    store: MemoryWitnessStore, notes: Sequence[Note | str], log: Log | None = None, **kw: Any
+    store: Any, notes: Sequence[Note | str], log: Log | None = None, **kw: Any
 ) -> tuple[GossipOutcome, ...]:
     args: dict[str, Any] = {
         "logs": {ORIGIN: LOG},
@@ -73,8 +75,9 @@ def _gossip(
     return process_gossip(notes, **args)
 
 
-def _holding(log: FakeLog, size: int, witness: Cosigner = W1) -> MemoryWitnessStore:
-    store = MemoryWitnessStore()
+def _holding(make: Callable[[], Any], log: FakeLog, size: int, witness: Cosigner = W1) -> Any:
+    """A fresh store of the test's kind holding ``log``'s checkpoint at ``size``."""
+    store = make()
     store.set_state(log.state(size, witness))
     return store
 
@@ -82,8 +85,8 @@ def _holding(log: FakeLog, size: int, witness: Cosigner = W1) -> MemoryWitnessSt
 # -- split views -------------------------------------------------------------------------
 
 
-def test_same_size_split_is_evidence() -> None:
-    store = _holding(HONEST, 8)
+def test_same_size_split_is_evidence(new_store: Callable[[], Any]) -> None:
+    store = _holding(new_store, HONEST, 8)
     log = Log(None)
     (outcome,) = _gossip(store, [FORKED.cosigned(8, W2)], log, peer="nyu")
     assert outcome.status == "evidence"
@@ -103,8 +106,8 @@ def test_same_size_split_is_evidence() -> None:
     assert store.is_halted(ORIGIN)
 
 
-def test_different_sizes_and_a_log_that_cannot_prove() -> None:
-    store = _holding(HONEST, 8)
+def test_different_sizes_and_a_log_that_cannot_prove(new_store: Callable[[], Any]) -> None:
+    store = _holding(new_store, HONEST, 8)
     log = Log(None)
     (outcome,) = _gossip(store, [FORKED.cosigned(13, W2)], log)
     assert outcome.status == "evidence"
@@ -119,13 +122,13 @@ def test_different_sizes_and_a_log_that_cannot_prove() -> None:
     verify_evidence(ev, LOG, consistency_proof=Log(FORKED.proof))
 
 
-def test_the_log_answers_from_its_other_branch() -> None:
+def test_the_log_answers_from_its_other_branch(new_store: Callable[[], Any]) -> None:
     # At a power of two the branch's proof just fails; elsewhere it reveals the other prefix.
-    store = _holding(HONEST, 8)
+    store = _holding(new_store, HONEST, 8)
     (outcome,) = _gossip(store, [FORKED.cosigned(13, W2)], Log(FORKED.proof))
     assert outcome.status == "evidence"
     assert outcome.reason == "the log's consistency proof does not verify"
-    store = _holding(HONEST, 6)
+    store = _holding(new_store, HONEST, 6)
     (outcome,) = _gossip(store, [FORKED.cosigned(13, W2)], Log(FORKED.proof))
     assert outcome.status == "evidence"
     assert outcome.reason == "the log's proof leads to another prefix"
@@ -133,8 +136,8 @@ def test_the_log_answers_from_its_other_branch() -> None:
     verify_evidence(outcome.evidence, LOG)  # self-contained
 
 
-def test_gossiped_checkpoint_smaller_than_held() -> None:
-    store = _holding(HONEST, 13)
+def test_gossiped_checkpoint_smaller_than_held(new_store: Callable[[], Any]) -> None:
+    store = _holding(new_store, HONEST, 13)
     log = Log(HONEST.proof)
     (outcome,) = _gossip(store, [FORKED.cosigned(6, W2)], log)
     assert log.calls == [(ORIGIN, 6, 13)]
@@ -143,11 +146,11 @@ def test_gossiped_checkpoint_smaller_than_held() -> None:
     verify_evidence(outcome.evidence, LOG)
 
 
-def test_two_witnesses_split_by_the_log_catch_it() -> None:
+def test_two_witnesses_split_by_the_log_catch_it(new_store: Callable[[], Any]) -> None:
     """End to end: the log pushes one branch to each witness, then they gossip."""
-    w1, w2 = MemoryWitnessStore(), MemoryWitnessStore()
+    w1, w2 = new_store(), new_store()
 
-    def transport(store: MemoryWitnessStore, cosigner: Cosigner) -> Any:
+    def transport(store: Any, cosigner: Cosigner) -> Any:
         return lambda body: _answer(run_witness(store, body, cosigner=cosigner))
 
     p1 = Pusher(W1.verifier(), transport(w1, W1), HONEST.proof)
@@ -184,8 +187,8 @@ def _answer(result: Any) -> tuple[int, str, bytes]:
 
 
 @pytest.mark.parametrize(("held", "shown"), [(8, 13), (13, 8), (5, 40), (1, 2), (8, 8), (0, 5)])
-def test_honest_growth_is_consistent(held: int, shown: int) -> None:
-    store = MemoryWitnessStore()
+def test_honest_growth_is_consistent(held: int, shown: int, new_store: Callable[[], Any]) -> None:
+    store = new_store()
     if held:
         store.set_state(HONEST.state(held, W1))
     else:
@@ -222,8 +225,10 @@ IGNORED = [
 
 
 @pytest.mark.parametrize(("name", "note"), IGNORED, ids=[i[0] for i in IGNORED])
-def test_unusable_notes_are_ignored(name: str, note: Note | str) -> None:
-    store = _holding(HONEST, 8)
+def test_unusable_notes_are_ignored(
+    name: str, note: Note | str, new_store: Callable[[], Any]
+) -> None:
+    store = _holding(new_store, HONEST, 8)
     log = Log(None)
     (outcome,) = _gossip(store, [note], log)
     assert outcome.status == "ignored", name
@@ -231,10 +236,10 @@ def test_unusable_notes_are_ignored(name: str, note: Note | str) -> None:
     assert store.evidence() == ()
 
 
-def test_no_state_halted_and_unresolved() -> None:
-    (outcome,) = _gossip(MemoryWitnessStore(), [FORKED.cosigned(13, W2)])
+def test_no_state_halted_and_unresolved(new_store: Callable[[], Any]) -> None:
+    (outcome,) = _gossip(new_store(), [FORKED.cosigned(13, W2)])
     assert outcome.status == "no-state"
-    store = _holding(HONEST, 8)
+    store = _holding(new_store, HONEST, 8)
     (outcome,) = _gossip(store, [FORKED.cosigned(13, W2)], Log(NetworkError("log unreachable")))
     assert outcome.status == "unresolved"
     assert "log unreachable" in outcome.reason
@@ -246,14 +251,14 @@ def test_no_state_halted_and_unresolved() -> None:
     assert len(store.evidence()) == 1
 
 
-def test_outcomes_follow_the_notes_in_order() -> None:
-    store = _holding(HONEST, 8)
+def test_outcomes_follow_the_notes_in_order(new_store: Callable[[], Any]) -> None:
+    store = _holding(new_store, HONEST, 8)
     outcomes = _gossip(store, [HONEST.cosigned(13, W2), "junk", HONEST.cosigned(8, W3)])
     assert [o.status for o in outcomes] == ["consistent", "ignored", "consistent"]
 
 
-def test_preconditions() -> None:
-    store = MemoryWitnessStore()
+def test_preconditions(new_store: Callable[[], Any]) -> None:
+    store = new_store()
     with pytest.raises(UsageError):
         _gossip(store, [], witnesses=[])
     with pytest.raises(UsageError):
