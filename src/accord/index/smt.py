@@ -19,7 +19,7 @@ and cost one dependent read per level.)
 
 Layout, for speed and memory in pure Python. Key ids are uniformly distributed
 (HMAC outputs), so with n keys every level down to about log2(n) is nearly full.
-Levels ``0..D`` with ``D = floor(log2 n)`` live in one ``bytearray`` of 32-byte
+Levels ``0..D`` with ``D = floor(log2 n) + 1`` live in one ``bytearray`` of 32-byte
 slots indexed by position (all zeros = empty, which is exactly the empty
 subtree's hash); a node's two children are one contiguous 64-byte slice. Deeper
 nodes live in a dict. ``leaves`` maps a leaf's position to its key id and
@@ -37,6 +37,7 @@ the commits that witnesses are still cosigning while newer batches land.
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -59,6 +60,8 @@ EMPTY_NODE: Final = bytes(32)
 MAPVAL_PREFIX: Final = b"mapval/v1"
 
 _sha256 = hashlib.sha256
+#: A SHA-256 state holding the inner-node prefix 0x01, copied per inner node.
+_INNER: Final = hashlib.sha256(b"\x01")
 #: Marks a node created during an update's structural phase; every one is rehashed before
 #: the update returns. Non-zero, so it reads as present in the dense levels.
 _PENDING: Final = b"\xff" * 32
@@ -74,16 +77,28 @@ def map_leaf_hash(key_id: bytes, value_hash: bytes) -> bytes:
     return _sha256(b"\x00" + key_id + value_hash).digest()
 
 
-#: Previous values of positions (a bytearray copy for a dense slot; None if it was absent).
-Undo = dict[int, bytes | bytearray | None]
+#: Previous values of positions (None if the position was empty).
+Undo = dict[int, bytes | None]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Undo:
+    """What one update overwrote. ``nodes`` wins over the dense log for the same position
+    (it holds values from before the update's structural phase)."""
+
     version: int
     previous: int
     nodes: Undo
     leaves: Undo
+    dense_positions: array[int]
+    dense_old: bytearray
+    _where: dict[int, int] | None = None
+
+    def dense_index(self) -> dict[int, int]:
+        """Position -> its index in ``dense_positions`` (built on the first historical read)."""
+        if self._where is None:
+            self._where = {p: i for i, p in enumerate(self.dense_positions)}
+        return self._where
 
 
 class SparseMap:
@@ -175,8 +190,8 @@ class SparseMap:
             self._keys[key] = pos
 
     def _grow(self) -> None:
-        """Move whole levels into the dense array while it is at most 1 slot per key."""
-        while len(self._keys) >= self._limit:
+        """Move whole levels into the dense array while it has at most 2 slots per key."""
+        while 2 * len(self._keys) >= self._limit:
             old, new = self._limit, self._limit << 1
             self._dense.extend(bytes(32 * old))
             pop, dense = self._nodes.pop, self._dense
@@ -223,16 +238,22 @@ class SparseMap:
             pos = keys[key]
             h = sha(b"\x00" + key + value).digest()
             if nundo is not None and pos not in nundo:
-                nundo[pos] = self._get(pos)
+                if pos < limit:
+                    was = dense[pos << 5 : (pos << 5) + 32]
+                    nundo[pos] = None if was == EMPTY_NODE else bytes(was)
+                else:
+                    nundo[pos] = nodes.get(pos)
             if pos < limit:
                 dense[pos << 5 : (pos << 5) + 32] = h
             else:
                 nodes[pos] = h
             changed.append(pos)
-        rundo = self._rehash(changed, record)
+        positions: array[int] = array("Q")
+        log = bytearray()
+        rundo = self._rehash(changed, positions, log if record else None)
         if nundo is not None and lundo is not None:
             rundo.update(nundo)  # the structural phase saw the older values
-            self._undo.append(_Undo(version, self._version, rundo, lundo))
+            self._undo.append(_Undo(version, self._version, rundo, lundo, positions, log))
             while len(self._undo) > self._history:
                 self._undo.popleft()
         self._version = version
@@ -283,10 +304,11 @@ class SparseMap:
         self._put(pos, _PENDING, nundo)
         self._set_leaf(pos, key, lundo)
 
-    def _rehash(self, changed: list[int], record: bool) -> Undo:
+    def _rehash(self, changed: list[int], positions: array[int], log: bytearray | None) -> Undo:
         """Recompute every ancestor of the changed leaves, deepest level first.
 
-        Returns the previous values of the rehashed positions when ``record``.
+        With ``log``, records what it overwrites: dense slots as ``positions`` and
+        their old 32 bytes appended to ``log``; dict nodes in the returned dict.
         """
         undo: Undo = {}
         pending: dict[int, set[int]] = {}
@@ -300,43 +322,49 @@ class SparseMap:
                     level.add(pos >> 1)
         if not pending:
             return undo
-        nodes, dense, dense_depth = self._nodes, self._dense, self._depth
+        nodes, dense_depth = self._nodes, self._depth
         get = nodes.get
         empty = EMPTY_NODE
         sha = _sha256
-        for depth in range(max(pending), -1, -1):
-            level = pending.pop(depth, None)
-            if not level:
-                continue
-            if depth < dense_depth:  # the node and its children are dense
-                if record:
+        inner = _INNER.copy
+        with memoryview(self._dense) as dense:
+            for depth in range(max(pending), -1, -1):
+                level = pending.pop(depth, None)
+                if not level:
+                    continue
+                if depth < dense_depth:  # the node and its children are dense
+                    if log is not None:
+                        positions.extend(level)  # the loop below visits them in this order
                     for p in level:
                         o = p << 5
-                        undo[p] = dense[o : o + 32]
-                        dense[o : o + 32] = sha(b"\x01" + dense[o << 1 : (o << 1) + 64]).digest()
-                else:
+                        if log is not None:
+                            log += dense[o : o + 32]
+                        h = inner()
+                        h.update(dense[o << 1 : (o << 1) + 64])
+                        dense[o : o + 32] = h.digest()
+                elif depth == dense_depth:  # dense node, children in the dict
+                    if log is not None:
+                        positions.extend(level)
                     for p in level:
-                        o = p << 5
-                        dense[o : o + 32] = sha(b"\x01" + dense[o << 1 : (o << 1) + 64]).digest()
-            elif depth == dense_depth:  # dense node, children in the dict
-                for p in level:
-                    o, c = p << 5, p << 1
-                    if record:
-                        undo[p] = dense[o : o + 32]
-                    dense[o : o + 32] = sha(b"\x01" + get(c, empty) + get(c | 1, empty)).digest()
-            else:
-                if record:
-                    undo.update(zip(level, map(get, level), strict=True))
-                for p in level:
-                    c = p << 1
-                    nodes[p] = sha(b"\x01" + get(c, empty) + get(c | 1, empty)).digest()
-            if depth:
-                up = {p >> 1 for p in level}
-                above = pending.get(depth - 1)
-                if above is None:
-                    pending[depth - 1] = up
+                        o, c = p << 5, p << 1
+                        if log is not None:
+                            log += dense[o : o + 32]
+                        dense[o : o + 32] = sha(
+                            b"\x01" + get(c, empty) + get(c | 1, empty)
+                        ).digest()
                 else:
-                    above |= up
+                    if log is not None:
+                        undo.update(zip(level, map(get, level), strict=True))
+                    for p in level:
+                        c = p << 1
+                        nodes[p] = sha(b"\x01" + get(c, empty) + get(c | 1, empty)).digest()
+                if depth:
+                    up = {p >> 1 for p in level}
+                    above = pending.get(depth - 1)
+                    if above is None:
+                        pending[depth - 1] = up
+                    else:
+                        above |= up
         return undo
 
     # -- reads --------------------------------------------------------------------
@@ -358,14 +386,17 @@ class SparseMap:
             for u in chain:
                 if pos in u.nodes:
                     h = u.nodes[pos]
-                    return None if h is None or h == EMPTY_NODE else bytes(h)
+                    return None if h is None or h == EMPTY_NODE else h
+                i = u.dense_index().get(pos)
+                if i is not None:
+                    old = bytes(u.dense_old[32 * i : 32 * i + 32])
+                    return None if old == EMPTY_NODE else old
             return current(pos)
 
         def leaf_at(pos: int) -> bytes | None:
             for u in chain:
                 if pos in u.leaves:
-                    key = u.leaves[pos]
-                    return None if key is None else bytes(key)
+                    return u.leaves[pos]
             return leaves.get(pos)
 
         return node_at, leaf_at
