@@ -109,6 +109,7 @@ class BatchResult:
 class _HeadUndo:
     version: int
     previous: int
+    previous_log_ts: int
     heads: dict[bytes, bytes | None]
 
 
@@ -236,13 +237,33 @@ class IndexState:
         previous = self._size
         root = self._map.update_checked(items, expect)
         if record:
-            self._undo.append(_HeadUndo(expect, previous, undo))
+            self._undo.append(_HeadUndo(expect, previous, self._log_ts, undo))
             while len(self._undo) > self._history:
                 self._undo.popleft()
         self._size, self._log_ts = expect, last_ts
         return BatchResult(
             expect, last_ts, root, tuple(posting_rows), tuple(node_rows), tuple(key_rows)
         )
+
+    def rollback(self, size: int) -> None:
+        """Return to the commit at ``size`` (one of :meth:`sizes`), undoing later batches.
+
+        For a batch whose storage transaction failed (the sequencer's abort).
+        NotFoundError if ``size`` is not held; with ``history=0`` only the
+        current size is.
+        """
+        if size not in self.sizes():
+            raise NotFoundError(f"the index at size {size} is not held", size=size)
+        self._map.rollback(size)
+        heads = self._heads
+        while self._size != size:
+            u = self._undo.pop()
+            for key, blob in u.heads.items():
+                if blob is None:
+                    del heads[key]
+                else:
+                    heads[key] = blob
+            self._size, self._log_ts = u.previous, u.previous_log_ts
 
     # -- reading --------------------------------------------------------------------
 

@@ -92,6 +92,7 @@ class _Undo:
     leaves: Undo
     dense_positions: array[int]
     dense_old: bytearray
+    new_keys: list[bytes]
     _where: dict[int, int] | None = None
 
     def dense_index(self) -> dict[int, int]:
@@ -229,9 +230,9 @@ class SparseMap:
         nundo: Undo | None = {} if record else None
         lundo: Undo | None = {} if record else None
         keys = self._keys
-        for key, _ in pairs:
-            if key not in keys:
-                self._insert(key, nundo, lundo)
+        new_keys = [key for key, _ in pairs if key not in keys]
+        for key in new_keys:
+            self._insert(key, nundo, lundo)
         changed = []
         limit, dense, nodes, sha = self._limit, self._dense, self._nodes, _sha256
         for key, value in pairs:
@@ -253,7 +254,7 @@ class SparseMap:
         rundo = self._rehash(changed, positions, log if record else None)
         if nundo is not None and lundo is not None:
             rundo.update(nundo)  # the structural phase saw the older values
-            self._undo.append(_Undo(version, self._version, rundo, lundo, positions, log))
+            self._undo.append(_Undo(version, self._version, rundo, lundo, positions, log, new_keys))
             while len(self._undo) > self._history:
                 self._undo.popleft()
         self._version = version
@@ -366,6 +367,43 @@ class SparseMap:
                     else:
                         above |= up
         return undo
+
+    def rollback(self, version: int) -> None:
+        """Return to a held earlier ``version`` (:meth:`versions`), undoing later updates.
+
+        For an update whose storage transaction failed. NotFoundError if the
+        version is not held; later versions are gone afterwards.
+        """
+        if version not in self.versions():
+            raise NotFoundError(f"the map at version {version} is not held", version=version)
+        while self._version != version:
+            self._undo_last()
+
+    def _undo_last(self) -> None:
+        u = self._undo.pop()
+        nodes, leaves, keys, limit = self._nodes, self._leaves, self._keys, self._limit
+        with memoryview(self._dense) as dense:
+            old = u.dense_old
+            for i, p in enumerate(u.dense_positions):
+                dense[p << 5 : (p << 5) + 32] = old[32 * i : 32 * i + 32]
+            for p, h in u.nodes.items():  # after the log: these are the older values
+                if p < limit:
+                    dense[p << 5 : (p << 5) + 32] = EMPTY_NODE if h is None else h
+                elif h is None:
+                    nodes.pop(p, None)
+                else:
+                    nodes[p] = h
+        for p, key in u.leaves.items():
+            if key is None:
+                leaves.pop(p, None)
+            else:
+                leaves[p] = key
+        for key in u.new_keys:
+            del keys[key]
+        for p, key in u.leaves.items():
+            if key is not None:
+                keys[key] = p
+        self._version = u.previous
 
     # -- reads --------------------------------------------------------------------
 

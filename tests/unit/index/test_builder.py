@@ -218,3 +218,26 @@ def test_history_zero_holds_only_the_current_commit() -> None:
         state.view(50)
     with pytest.raises(UsageError):
         IndexState(history=-1)
+
+
+def test_rollback_then_continue() -> None:
+    straight = _build(LOG, [0, 60, 120, 180, 240])
+    state, store = IndexState(history=3), MemoryPostingStore()
+    for a, b in [(0, 60), (60, 120)]:
+        store.apply(state.apply_batch(LOG[a:b]))
+    before = {k: state.view().value(k) for k in {k for e in LOG for k in e.key_ids}}
+    state.apply_batch(LOG[120:180])  # its storage transaction "fails"
+    state.apply_batch(LOG[180:200])
+    state.rollback(120)
+    assert (state.size, state.root, state.log_ts) == (120, straight[120], LOG[119].log_ts)
+    assert state.sizes() == [60, 120]
+    assert {k: state.view().value(k) for k in before} == before
+    assert sorted(state.key_rows()) == sorted(store.key_rows())
+    for a, b in [(120, 180), (180, 240)]:
+        store.apply(state.apply_batch(LOG[a:b]))
+        assert state.root == straight[b]
+    assert state.sizes() == [60, 120, 180, 240]
+    with pytest.raises(NotFoundError):
+        state.rollback(0)
+    state.rollback(state.size)  # a no-op
+    assert state.root == straight[240]

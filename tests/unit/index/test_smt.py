@@ -80,3 +80,39 @@ def test_build_equals_incremental() -> None:
     assert _k(3) in built
     assert built.position(_k(3)) is not None
     assert built.position(_k(10**6)) is None
+
+
+def test_rollback_restores_every_held_version() -> None:
+    rnd = random.Random(8)
+    for target_back in range(1, 5):
+        tree = SparseMap(history=4)
+        plain: dict[bytes, bytes] = {}
+        snapshots = {0: {}}
+        total = 0
+        for version in range(1, 7):
+            new = [_k(i) for i in range(total, total + 40 * version)]
+            total += len(new)
+            batch = {
+                k: _v(version, j)
+                for j, k in enumerate(new + rnd.sample(sorted(plain), k=min(len(plain), 30)))
+            }
+            plain.update(batch)
+            tree.update(batch.items(), version)
+            snapshots[version] = dict(plain)
+        target = 6 - target_back
+        tree.rollback(target)
+        snap = snapshots[target]
+        assert tree.version == target
+        assert tree.versions() == list(range(2, target + 1))
+        assert len(tree) == len(snap)
+        assert tree.root == ref_root(snap)
+        for key in rnd.sample(sorted(snapshots[6]), k=20):
+            assert tree.path(key) == ref_path(snap, key)
+            assert (key in tree) == (key in snap)
+        # The map goes on from there exactly as if the undone updates never happened.
+        extra = {_k(10**5 + i): _v(99, i) for i in range(50)}
+        extra[next(iter(snap))] = _v(98, 0)
+        snap = {**snap, **extra}
+        assert tree.update(extra.items(), 7) == ref_root(snap)
+    with pytest.raises(NotFoundError):
+        tree.rollback(1)
