@@ -31,7 +31,7 @@ from typing import Final
 
 from accord.errors import MalformedError, NotFoundError, StoreError, UsageError, VerificationError
 from accord.index.mapproof import MapLeaf, MapProof, MapValue
-from accord.index.postings import MAX_U64, edge_hashes, edge_root
+from accord.index.postings import MAX_U64, STORED_LEVEL, edge_hashes, edge_root
 from accord.index.smt import MAPVAL_PREFIX, SparseMap
 
 __all__ = [
@@ -50,7 +50,8 @@ DEFAULT_HISTORY: Final = 16
 
 #: ``(key_id, idx, seq, log_ts, event_hash)``: one new posting (table ``index_postings``).
 PostingRow = tuple[bytes, int, int, int, bytes]
-#: ``(key_id, level, idx, hash)``: one new perfect node, level >= 1 (``index_posting_nodes``).
+#: ``(key_id, level, idx, hash)``: a new perfect node at level >= STORED_LEVEL
+#: (``index_posting_nodes``).
 NodeRow = tuple[bytes, int, int, bytes]
 #: ``(key_id, size, posting_root, edge)``: a key's map value and right edge (``index_keys``).
 KeyRow = tuple[bytes, int, bytes, bytes]
@@ -222,7 +223,8 @@ class IndexState:
                         h = sha(b"\x01" + edge.pop() + h).digest()
                         level += 1
                         index >>= 1
-                        node_rows.append((key, level, index, h))
+                        if level >= STORED_LEVEL:
+                            node_rows.append((key, level, index, h))
                 edge.append(h)
                 size += 1
             root = edge[-1]

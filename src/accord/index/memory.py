@@ -3,9 +3,9 @@
 It implements the storage seam of :mod:`accord.index.postings` the way a SQL
 store must (docs/index.md): it appends the rows of each :class:`BatchResult`,
 refusing any that do not extend a log exactly, and serves postings, perfect
-nodes (level >= 1) and log_ts lookups. Per key it holds one bytearray of
-postings (48 bytes each) and one bytearray of hashes per node level, so a key
-with a single posting costs one small buffer.
+nodes (level >= STORED_LEVEL) and log_ts lookups. Per key it holds one bytearray
+of postings (48 bytes each) and one bytearray of hashes per stored node level,
+so a key with a few postings costs one small buffer.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from accord.errors import StoreError
 from accord.index.builder import BatchResult, KeyRow
 from accord.index.postings import (
     POSTING_SIZE,
+    STORED_LEVEL,
     PostingReaders,
     edge_root,
-    posting_leaf_hash,
+    read_posting_nodes,
 )
 from accord.merkle import NodeID, compact_range
 
@@ -80,8 +81,9 @@ class MemoryPostingStore:
             at = node_expect.get((key, level))
             if at is None:
                 rows = levels.get(key)
-                at = len(rows[level - 1]) // 32 if rows and len(rows) >= level else 0
-            if level < 1 or idx != at:
+                row = level - STORED_LEVEL
+                at = len(rows[row]) // 32 if rows and 0 <= row < len(rows) else 0
+            if level < STORED_LEVEL or idx != at:
                 raise StoreError(f"node ({level}, {idx}) does not extend its level at {at}")
             node_expect[(key, level)] = at + 1
         pack = _PACK.pack
@@ -95,9 +97,9 @@ class MemoryPostingStore:
             rows = levels.get(key)
             if rows is None:
                 rows = levels[key] = []
-            while len(rows) < level:
+            while len(rows) <= level - STORED_LEVEL:
                 rows.append(bytearray())
-            rows[level - 1] += h
+            rows[level - STORED_LEVEL] += h
         self._size, self._log_ts = result.size, result.log_ts
 
     # -- the read seam --------------------------------------------------------------
@@ -113,13 +115,13 @@ class MemoryPostingStore:
         ]
 
     def read_nodes(self, key_id: bytes, ids: Sequence[NodeID]) -> list[bytes]:
-        """Perfect nodes at level >= 1; StoreError for a node that does not exist."""
+        """Stored perfect nodes (level >= STORED_LEVEL); StoreError for any other."""
         rows = self._levels.get(key_id)
         out = []
         for level, index in ids:
-            if level < 1 or rows is None or len(rows) < level:
+            if level < STORED_LEVEL or rows is None or len(rows) <= level - STORED_LEVEL:
                 raise StoreError(f"posting-log node ({level}, {index}) is not stored")
-            row = rows[level - 1]
+            row = rows[level - STORED_LEVEL]
             h = bytes(row[32 * index : 32 * index + 32])
             if len(h) != 32 or index < 0:
                 raise StoreError(f"posting-log node ({level}, {index}) is not stored")
@@ -145,14 +147,10 @@ class MemoryPostingStore:
         return PostingReaders(self.read_postings, self.read_nodes, self.locate)
 
     def key_rows(self) -> Iterator[KeyRow]:
-        """Every key's (size, root, edge), derived from the stored nodes (for restore)."""
+        """Every key's (size, root, edge), derived from the stored data (for restore)."""
         for key, data in self._postings.items():
             size = len(data) // POSTING_SIZE
-            edge = []
-            for level, index in compact_range(0, size):
-                if level == 0:
-                    at = index * POSTING_SIZE
-                    edge.append(posting_leaf_hash(bytes(data[at : at + POSTING_SIZE])))
-                else:
-                    edge.extend(self.read_nodes(key, [(level, index)]))
+            ids = compact_range(0, size)
+            nodes = read_posting_nodes(key, ids, self.read_postings, self.read_nodes)
+            edge = [nodes[n] for n in ids]
             yield key, size, edge_root(edge), b"".join(edge)

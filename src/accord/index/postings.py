@@ -13,8 +13,8 @@ enough to append and to compute the root without reading storage.
 Storage seam (narrow callables, one key at a time, batched ids):
 
 - :data:`PostingReader` ``(key_id, start, end) -> postings [start, end)`` as 48-byte values;
-- :data:`PostingNodeReader` ``(key_id, ids) -> hashes`` of perfect nodes at level >= 1
-  (level-0 nodes are leaf hashes of postings and are never stored separately);
+- :data:`PostingNodeReader` ``(key_id, ids) -> hashes`` of perfect nodes at level
+  >= :data:`STORED_LEVEL` (lower nodes are recomputed from the postings under them);
 - :data:`PostingLocator` ``(key_id, size, log_ts) -> first index in [0, size) whose
   log_ts >= log_ts`` (``size`` if none): what a SQL index on ``(key_id, log_ts)`` answers.
 """
@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from typing import Final
 
 from accord.errors import MalformedError, StoreError
-from accord.merkle import EMPTY_ROOT, NodeID, ProofPlan, range_plan, root_plan
+from accord.merkle import EMPTY_ROOT, NodeID, ProofPlan, range_plan, root_hash, root_plan
 from accord.merkle.proofs import inclusion_plan
 
 __all__ = [
     "MAX_U64",
     "POSTING_SIZE",
+    "STORED_LEVEL",
     "Posting",
     "PostingLocator",
     "PostingNodeReader",
@@ -53,6 +54,10 @@ __all__ = [
 
 POSTING_SIZE: Final = 48
 MAX_U64: Final = (1 << 64) - 1
+#: Perfect posting-log nodes are stored from this level up (subtrees of 16 postings);
+#: below it, proofs recompute them from the postings under them, which lie within
+#: 15 postings of a run's ends or of the log's end.
+STORED_LEVEL: Final = 4
 
 _sha256 = hashlib.sha256
 _PACK: Final = struct.Struct(">QQ")
@@ -179,6 +184,33 @@ def edge_append(
 # -- proofs from storage ------------------------------------------------------------
 
 
+def _postings_for(
+    key_id: bytes,
+    wanted: Sequence[tuple[int, int]],
+    read_postings: PostingReader,
+    known: dict[int, bytes],
+) -> None:
+    """Read into ``known`` the postings of the ``[a, b)`` intervals it does not hold yet."""
+    spans: list[list[int]] = []
+    for a, b in sorted(wanted):
+        if spans and a <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], b)
+        else:
+            spans.append([a, b])
+    for a, b in spans:
+        while a < b and a in known:
+            a += 1
+        while b > a and (b - 1) in known:
+            b -= 1
+        if a == b:
+            continue
+        got = read_postings(key_id, a, b)
+        if len(got) != b - a:
+            raise StoreError(f"postings [{a}, {b}) of a posting log are missing from storage")
+        for i, data in enumerate(got):
+            known[a + i] = bytes(data)
+
+
 def read_posting_nodes(
     key_id: bytes,
     ids: Sequence[NodeID],
@@ -186,21 +218,22 @@ def read_posting_nodes(
     read_nodes: PostingNodeReader,
     known: dict[int, bytes] | None = None,
 ) -> dict[NodeID, bytes]:
-    """Read perfect nodes of one posting log: level 0 from postings, the rest from storage.
+    """Perfect nodes of one posting log: from storage at level >= :data:`STORED_LEVEL`,
+    recomputed from the postings under them below it (one read per run of postings).
 
     ``known`` maps posting index -> 48-byte posting for postings already read
-    (so a query that has read its run does not read it again).
+    (a query passes the run it has read, and the postings beside it).
     """
+    have: dict[int, bytes] = {} if known is None else known
     out: dict[NodeID, bytes] = {}
-    upper = [n for n in ids if n[0] > 0]
-    for index in sorted({i for level, i in ids if level == 0}):
-        data = known.get(index) if known is not None else None
-        if data is None:
-            got = read_postings(key_id, index, index + 1)
-            if len(got) != 1:
-                raise StoreError(f"posting {index} of a posting log is missing from storage")
-            data = bytes(got[0])
-        out[(0, index)] = posting_leaf_hash(data)
+    low = [n for n in ids if n[0] < STORED_LEVEL]
+    upper = [n for n in ids if n[0] >= STORED_LEVEL]
+    if low:
+        _postings_for(key_id, [(i << lv, (i + 1) << lv) for lv, i in low], read_postings, have)
+        for lv, i in low:
+            out[(lv, i)] = root_hash(
+                posting_leaf_hash(have[j]) for j in range(i << lv, (i + 1) << lv)
+            )
     if upper:
         hashes = read_nodes(key_id, upper)
         if len(hashes) != len(upper):

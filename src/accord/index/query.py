@@ -40,6 +40,7 @@ from accord.index.builder import IndexView
 from accord.index.mapproof import MapProof, MapValue, map_proof_from_json, verify_map_proof
 from accord.index.postings import (
     MAX_U64,
+    STORED_LEVEL,
     Posting,
     PostingReaders,
     parse_posting,
@@ -60,6 +61,7 @@ __all__ = [
 ]
 
 _WHAT: Final = "key proof"
+_BESIDE: Final = (1 << STORED_LEVEL) - 1
 
 
 def _u64(value: object) -> bool:
@@ -193,9 +195,10 @@ def prove_key(view: IndexView, key_id: bytes, query: Query, readers: PostingRead
     lo, end = _bounds(key_id, size, query, readers)
     if lo >= end:
         return KeyProof(map_proof, lo, (), ())
-    # Level-0 nodes of the range proof sit right beside the run: read them with it.
-    first = lo - (lo & 1)
-    last = end + 1 if (end & 1 and end < size) else end
+    # The unstored low nodes of the range proof sit within 15 postings of the run:
+    # read them with it (and the log's tail, if needed, in one more read).
+    first = max(0, lo - _BESIDE)
+    last = min(size, end + _BESIDE)
     raw = readers.postings(key_id, first, last)
     if len(raw) != last - first:
         raise StoreError(f"storage returned {len(raw)} postings for [{first}, {last})")

@@ -17,7 +17,7 @@ from accord.index import (
     posting_root,
 )
 from accord.index.builder import BatchResult
-from accord.index.postings import bisect_log_ts, edge_append, edge_root
+from accord.index.postings import STORED_LEVEL, bisect_log_ts, edge_append, edge_root
 from accord.merkle import EMPTY_ROOT, MemoryTree, compact_range, verify_inclusion, verify_range
 
 EVH = hashlib.sha256(b"event").digest()
@@ -123,17 +123,21 @@ def _store_with(n: int) -> MemoryPostingStore:
         p = Posting.from_bytes(data)
         postings.append((KEY, size, p.seq, p.log_ts, p.event_hash))
         size = edge_append(size, edge, p.leaf_hash(), nodes)
-    rows = tuple((KEY, lv, i, h) for lv, i, h in nodes)
+    rows = tuple((KEY, lv, i, h) for lv, i, h in nodes if lv >= STORED_LEVEL)
     store.apply(BatchResult(n, 0, bytes(32), tuple(postings), rows, ()))
     return store
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 13, 33])
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13, 16, 17, 31, 40, 70])
 def test_proofs_from_storage_match_memory_tree(n: int) -> None:
+    """Stored nodes (level >= STORED_LEVEL) and recomputed low nodes give the RFC proofs."""
     store = _store_with(n)
     tree = MemoryTree(hashlib.sha256(b"\x00" + d).digest() for d in _leaves(n))
     rp, rn = store.read_postings, store.read_nodes
-    for size in range(1, n + 1):
+    sizes = range(1, n + 1) if n <= 17 else sorted({1, 15, 16, 17, 31, 32, 33, n - 1, n} - {0})
+    for size in sizes:
+        if size > n:
+            continue
         root = posting_root(KEY, size, rp, rn)
         assert root == tree.root(size)
         for index in range(size):
@@ -141,10 +145,20 @@ def test_proofs_from_storage_match_memory_tree(n: int) -> None:
             assert proof == tree.inclusion_proof(index, size)
             verify_inclusion(index, size, tree.leaf_hashes()[index], proof, root)
         for start in range(size + 1):
-            for end in range(start, size + 1):
+            for end in range(start, size + 1, 1 if size <= 33 else 3):
                 proof = posting_range_proof(KEY, start, end, size, rp, rn)
                 assert proof == tree.range_proof(start, end, size)
                 verify_range(start, end, size, tree.leaf_hashes(start, end), proof, root)
+
+
+def test_only_high_nodes_are_stored() -> None:
+    store = _store_with(70)
+    assert store.read_nodes(KEY, [(4, 0), (4, 3), (5, 1), (6, 0)])
+    for low in [(0, 0), (1, 0), (3, 7)]:
+        with pytest.raises(StoreError):
+            store.read_nodes(KEY, [low])
+    with pytest.raises(StoreError):
+        store.read_nodes(KEY, [(4, 4)])  # not complete at size 70
 
 
 def test_locate_and_bisect_agree() -> None:
@@ -160,19 +174,20 @@ def test_locate_and_bisect_agree() -> None:
 
 
 def test_store_refuses_rows_that_do_not_extend_a_log() -> None:
-    store = _store_with(3)
+    store = _store_with(20)
     p = Posting.from_bytes(_leaves(1)[0])
+    h = bytes(32)
     for bad in [
-        BatchResult(4, 0, bytes(32), ((KEY, 5, p.seq, p.log_ts, p.event_hash),), (), ()),
-        BatchResult(4, 0, bytes(32), ((KEY, 2, p.seq, p.log_ts, p.event_hash),), (), ()),
-        BatchResult(4, 0, bytes(32), (), ((KEY, 1, 0, bytes(32)),), ()),
-        BatchResult(4, 0, bytes(32), (), ((KEY, 0, 3, bytes(32)),), ()),
-        BatchResult(2, 0, bytes(32), (), (), ()),
+        BatchResult(21, 0, h, ((KEY, 22, p.seq, p.log_ts, p.event_hash),), (), ()),
+        BatchResult(21, 0, h, ((KEY, 19, p.seq, p.log_ts, p.event_hash),), (), ()),
+        BatchResult(21, 0, h, (), ((KEY, 4, 0, h),), ()),  # already stored
+        BatchResult(21, 0, h, (), ((KEY, 4, 2, h),), ()),  # skips index 1
+        BatchResult(21, 0, h, (), ((KEY, 3, 2, h),), ()),  # below STORED_LEVEL
+        BatchResult(19, 0, h, (), (), ()),  # behind the store
     ]:
         with pytest.raises(StoreError):
             store.apply(bad)
-    assert store.log_size(KEY) == 3
+    assert store.log_size(KEY) == 20
+    assert store.size == 20
     with pytest.raises(StoreError):
-        store.read_nodes(KEY, [(5, 0)])
-    with pytest.raises(StoreError):
-        store.read_nodes(KEY, [(1, 9)])
+        store.read_nodes(KEY, [(9, 0)])

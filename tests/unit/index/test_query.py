@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import pytest
@@ -34,6 +34,7 @@ from accord.index import (
     verify_key_proof,
 )
 from accord.index.postings import PostingReaders
+from tests.unit.index.logs import T0 as T
 from tests.unit.index.logs import key_id, random_log
 
 K = key_id("patient")
@@ -401,3 +402,34 @@ def _bad_json(name: str, text: str | None) -> str:
 def test_parse_key_proof_refuses(name: str, text: str | None) -> None:
     with pytest.raises(MalformedError):
         parse_key_proof(_bad_json(name, text))
+
+
+def test_a_query_costs_few_reads() -> None:
+    """Two locates, at most two postings reads (the run with 15 beside it, the log's tail)
+    and one nodes read, however long the posting log."""
+    log = [IndexEntry(i, T + i // 3, hashlib.sha256(b"%d" % i).digest(), (K,)) for i in range(300)]
+    state, store = IndexState(), MemoryPostingStore()
+    store.apply(state.apply_batch(log))
+    calls: dict[str, list[tuple[int, int]]] = {"postings": [], "nodes": [], "locate": []}
+
+    def postings(key: bytes, a: int, b: int) -> list[bytes]:
+        calls["postings"].append((a, b))
+        return store.read_postings(key, a, b)
+
+    def nodes(key: bytes, ids: Sequence[tuple[int, int]]) -> list[bytes]:
+        calls["nodes"].append((len(ids), 0))
+        return store.read_nodes(key, ids)
+
+    def locate(key: bytes, size: int, ts: int) -> int:
+        calls["locate"].append((size, ts))
+        return store.locate(key, size, ts)
+
+    readers = PostingReaders(postings, nodes, locate)
+    window = Window(T + 40, T + 45)
+    proof = prove_key(state.view(), K, window, readers)
+    got = verify_key_proof(state.root, K, window, proof)
+    assert [p.seq for p in got.postings] == list(range(120, 138))
+    assert len(calls["locate"]) == 2
+    assert len(calls["postings"]) == 2
+    assert calls["postings"][0] == (119 - 15, 139 + 15)
+    assert len(calls["nodes"]) == 1
