@@ -15,6 +15,9 @@ Profiles (keys per record):
   4 keys per record.
 
 Records arrive in random order (no temporal locality): the worst case for the map.
+``--sqlite PATH`` also writes every batch's rows to a SQLite file with the stdlib
+``sqlite3`` (WAL, synchronous=FULL, one transaction per batch, the tables of
+docs/index.md section 5): an indicative persisted rate, not accord.store's.
 ``--store none`` drops the batch rows instead of keeping them in memory: the build
 rate and peak memory are then those of the builder's working state alone (what a
 node holds in RAM when postings go to SQL); no posting proofs in that mode.
@@ -35,6 +38,7 @@ import os
 import platform
 import random
 import resource
+import sqlite3
 import statistics
 import time
 from collections.abc import Callable
@@ -123,8 +127,9 @@ def build(args: argparse.Namespace) -> tuple[IndexState, MemoryPostingStore | No
     gen = Generator(args.records, args.profile, args.seed)
     state = IndexState(history=args.history)
     store = MemoryPostingStore() if args.store == "memory" else None
+    sink = SqliteSink(args.sqlite) if args.sqlite else None
     base_rss = current_rss_mb()
-    gen_s = apply_cpu = apply_wall = store_cpu = 0.0
+    gen_s = apply_cpu = apply_wall = store_cpu = sql_wall = 0.0
     postings = 0
     done = 0
     progress = max(args.batch, args.records // 10)
@@ -141,6 +146,10 @@ def build(args: argparse.Namespace) -> tuple[IndexState, MemoryPostingStore | No
             c = time.process_time()
             store.apply(result)
             store_cpu += time.process_time() - c
+        if sink is not None:
+            w = time.perf_counter()
+            sink.write(result)
+            sql_wall += time.perf_counter() - w
         done += len(entries)
         if done % progress < args.batch:
             print(
@@ -159,6 +168,12 @@ def build(args: argparse.Namespace) -> tuple[IndexState, MemoryPostingStore | No
         "apply_plus_store_records_per_s_cpu": round(done / (apply_cpu + store_cpu)),
         "ms_per_batch_cpu": round(1000 * apply_cpu / math.ceil(done / args.batch), 2),
         "generation_s": round(gen_s, 1),
+        "apply_plus_sqlite_records_per_s_wall": (
+            round(done / (apply_wall + sql_wall)) if sink is not None else None
+        ),
+        "sqlite_ms_per_batch_wall": (
+            round(1000 * sql_wall / math.ceil(done / args.batch), 2) if sink is not None else None
+        ),
         "rss_before_build_mb": round(base_rss),
         "rss_after_build_mb": round(current_rss_mb()),
         "peak_rss_mb": round(rss_mb()),
@@ -166,6 +181,55 @@ def build(args: argparse.Namespace) -> tuple[IndexState, MemoryPostingStore | No
         "last_log_ts": gen.ts,
     }
     return state, store, figures
+
+
+SYNC = os.environ.get("ACCORD_BENCH_SQLITE_SYNC", "FULL")
+SQLITE_SCHEMA = (
+    "CREATE TABLE index_postings (key_id BLOB NOT NULL, idx INTEGER NOT NULL, "
+    "seq INTEGER NOT NULL, log_ts INTEGER NOT NULL, evh BLOB NOT NULL, "
+    "PRIMARY KEY (key_id, idx))",
+    "CREATE INDEX index_postings_ts ON index_postings (key_id, log_ts)",
+    "CREATE TABLE index_posting_nodes (key_id BLOB NOT NULL, level INTEGER NOT NULL, "
+    "idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (key_id, level, idx))",
+    "CREATE TABLE index_keys (key_id BLOB PRIMARY KEY, size INTEGER NOT NULL, "
+    "root BLOB NOT NULL, edge BLOB NOT NULL)",
+    "CREATE TABLE index_head (one INTEGER PRIMARY KEY CHECK (one = 1), "
+    "size INTEGER NOT NULL, log_ts INTEGER NOT NULL, root BLOB NOT NULL)",
+    "INSERT INTO index_head VALUES (1, 0, 0, zeroblob(32))",
+)
+
+
+class SqliteSink:
+    """Writes BatchResult rows as a SQL store would (section 5 of docs/index.md)."""
+
+    def __init__(self, path: Path) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        self.con = sqlite3.connect(path, isolation_level=None)
+        self.con.execute("PRAGMA journal_mode = WAL")
+        self.con.execute(f"PRAGMA synchronous = {SYNC}")
+        for statement in SQLITE_SCHEMA:
+            self.con.execute(statement)
+        self.size = 0
+
+    def write(self, result: Any) -> None:
+        con = self.con
+        con.execute("BEGIN IMMEDIATE")
+        con.executemany("INSERT INTO index_postings VALUES (?, ?, ?, ?, ?)", result.postings)
+        con.executemany("INSERT INTO index_posting_nodes VALUES (?, ?, ?, ?)", result.nodes)
+        con.executemany(
+            "INSERT INTO index_keys VALUES (?, ?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET "
+            "size = excluded.size, root = excluded.root, edge = excluded.edge",
+            result.keys,
+        )
+        cur = con.execute(
+            "UPDATE index_head SET size = ?, log_ts = ?, root = ? WHERE size = ?",
+            (result.size, result.log_ts, result.root, self.size),
+        )
+        if cur.rowcount != 1:
+            raise RuntimeError("index_head moved")
+        con.execute("COMMIT")
+        self.size = result.size
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -269,6 +333,7 @@ def main() -> int:
     parser.add_argument("--history", type=int, default=16)
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--restore", action="store_true", help="also time IndexState.restore")
+    parser.add_argument("--sqlite", type=Path, help="also write rows to this SQLite file")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "index.json")
     args = parser.parse_args()
