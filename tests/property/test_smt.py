@@ -139,9 +139,16 @@ def test_no_other_proof_shows_a_present_key_absent(
                 verify_map_proof(tree.root, key, proof)
 
 
-def _mutations(proof: MapProof, rnd: random.Random) -> list[tuple[str, MapProof]]:
+def _mutations(
+    proof: MapProof, rnd: random.Random, other: MapLeaf | None = None
+) -> list[tuple[str, MapProof]]:
     sibs = list(proof.siblings)
     out = [("empty terminal", MapProof(proof.siblings, None))]
+    if other is not None:
+        out.append(("swapped terminal: another key's leaf", MapProof(proof.siblings, other)))
+        if other.value is not None:
+            hidden = MapLeaf(other.key_id, value_hash=other.value.value_hash())
+            out.append(("swapped terminal, value hidden", MapProof(proof.siblings, hidden)))
     if len(sibs) < 256:
         out.append(("extra empty sibling", MapProof((*sibs, EMPTY_NODE), proof.leaf)))
         out.append(("extra sibling", MapProof((*sibs, hashlib.sha256(b"x").digest()), proof.leaf)))
@@ -193,7 +200,9 @@ def test_every_mutated_membership_proof_is_refused(keys: list[bytes], seed: int)
     tree = _build(items, seed)
     rnd = random.Random(seed)
     for key in keys:
-        for name, bad in _mutations(_proof(tree, items, key), rnd):
+        other = rnd.choice(keys)
+        swap = None if other == key else MapLeaf(other, items[other])
+        for name, bad in _mutations(_proof(tree, items, key), rnd, swap):
             try:
                 verify_map_proof(tree.root, key, bad)
             except VerificationError:
