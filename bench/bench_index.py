@@ -16,8 +16,9 @@ Profiles (keys per record):
 
 Records arrive in random order (no temporal locality): the worst case for the map.
 ``--sqlite PATH`` also writes every batch's rows to a SQLite file with the stdlib
-``sqlite3`` (WAL, synchronous=FULL, one transaction per batch, the tables of
-docs/index.md section 5): an indicative persisted rate, not accord.store's.
+``sqlite3`` (WAL, synchronous=FULL unless ``--sqlite-sync``, one transaction per
+batch, the tables of docs/index.md section 5): an indicative persisted rate, not
+accord.store's.
 ``--store none`` drops the batch rows instead of keeping them in memory: the build
 rate and peak memory are then those of the builder's working state alone (what a
 node holds in RAM when postings go to SQL); no posting proofs in that mode.
@@ -127,7 +128,7 @@ def build(args: argparse.Namespace) -> tuple[IndexState, MemoryPostingStore | No
     gen = Generator(args.records, args.profile, args.seed)
     state = IndexState(history=args.history)
     store = MemoryPostingStore() if args.store == "memory" else None
-    sink = SqliteSink(args.sqlite) if args.sqlite else None
+    sink = SqliteSink(args.sqlite, args.sqlite_sync) if args.sqlite else None
     base_rss = current_rss_mb()
     gen_s = apply_cpu = apply_wall = store_cpu = sql_wall = 0.0
     postings = 0
@@ -183,7 +184,6 @@ def build(args: argparse.Namespace) -> tuple[IndexState, MemoryPostingStore | No
     return state, store, figures
 
 
-SYNC = os.environ.get("ACCORD_BENCH_SQLITE_SYNC", "FULL")
 SQLITE_SCHEMA = (
     "CREATE TABLE index_postings (key_id BLOB NOT NULL, idx INTEGER NOT NULL, "
     "seq INTEGER NOT NULL, log_ts INTEGER NOT NULL, evh BLOB NOT NULL, "
@@ -202,12 +202,12 @@ SQLITE_SCHEMA = (
 class SqliteSink:
     """Writes BatchResult rows as a SQL store would (section 5 of docs/index.md)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, synchronous: str) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
         self.con = sqlite3.connect(path, isolation_level=None)
         self.con.execute("PRAGMA journal_mode = WAL")
-        self.con.execute(f"PRAGMA synchronous = {SYNC}")
+        self.con.execute(f"PRAGMA synchronous = {synchronous}")
         for statement in SQLITE_SCHEMA:
             self.con.execute(statement)
         self.size = 0
@@ -334,6 +334,7 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--restore", action="store_true", help="also time IndexState.restore")
     parser.add_argument("--sqlite", type=Path, help="also write rows to this SQLite file")
+    parser.add_argument("--sqlite-sync", choices=["FULL", "NORMAL", "OFF"], default="FULL")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "index.json")
     args = parser.parse_args()
