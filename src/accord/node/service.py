@@ -31,12 +31,13 @@ from accord.merkle import EMPTY_ROOT
 from accord.node.compliance import Compliance
 from accord.node.config import NodeConfig, load_config
 from accord.node.datakeystore import SqlDataKeyStorage
+from accord.node.indexing import NodeIndex
 from accord.node.ingest import Prepared, Validator
 from accord.node.keyring import NodeKeys
 from accord.node.membership import check_membership, read_consortium
 from accord.node.metrics import NodeMetrics
 from accord.node.peers import Peers
-from accord.node.planner import IndexHook, NodePlanner, Outcome
+from accord.node.planner import NodePlanner, Outcome
 from accord.node.schema import NODE_STEPS
 from accord.node.sources import LOG_SOURCE, SourceRegistry
 from accord.node.tokens import Tokens
@@ -74,7 +75,6 @@ class Node:
         config: NodeConfig,
         *,
         clock_ms: Callable[[], int] = now_ms,
-        index: IndexHook | None = None,
     ) -> None:
         self.directory = directory
         self.config = config
@@ -108,11 +108,12 @@ class Node:
             max_batch=config.policy.max_batch,
             executor=self.executor,
         )
+        self.index = NodeIndex(self.db, self.log)
         self.planner = NodePlanner(
             db=self.db,
             projector=self.projector,
             registry=self.registry,
-            index=index,
+            index=self.index,
             index_key=lambda: self._keys().index_key,
             lateness_ms=config.policy.lateness_ms,
             clock_ms=clock_ms,
@@ -164,6 +165,7 @@ class Node:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
+        self.index.start()
         self.sequencer.start()
         if self.keys is not None:
             self._ensure_gateway_source()
@@ -180,6 +182,7 @@ class Node:
         self._stop.set()
         self.witnessing.stop()
         self.sequencer.stop()
+        self.index.stop()
         if self._checkpointer is not None:
             self._checkpointer.join(5)
             self._checkpointer = None

@@ -1,0 +1,383 @@
+"""The verifiable index inside the node (verifiable-index.md, docs/index.md).
+
+- **Building** is on the sequencer's path and in memory: :class:`NodeIndex` is the
+  planner's :class:`~accord.node.planner.IndexHook`. Each batch applies the previous
+  index-commit leaf (keyless) and the batch's headers to an
+  :class:`~accord.index.IndexState`; the planner then appends a commit leaf carrying the
+  new root. Nothing index-specific is written in the append's transaction: the log
+  itself (headers with their keys, and the commit leaves) is the durable record.
+- **Persisting** is incremental and off the critical path: a materializer thread writes
+  each committed batch's rows (postings, stored posting-log nodes, key heads) to the
+  ``index_*`` tables, in log order, with the index head moved by compare-and-swap.
+  Until a batch is materialized its rows are served from memory (an overlay), so proofs
+  never wait for it.
+- **Restarting**: the state is restored from ``index_keys`` at the materialized size,
+  then the log entries after it are replayed through the same code; each replayed
+  commit leaf's root is checked against the recomputed one (a mismatch refuses to start).
+
+The tables are the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+from typing import Final
+
+from accord.errors import AccordError, ConflictError, StoreError, VerificationError
+from accord.index import (
+    POSTING_SIZE,
+    BatchResult,
+    IndexEntry,
+    IndexState,
+    IndexView,
+    KeyProof,
+    PostingReaders,
+    Query,
+    prove_key,
+)
+from accord.log import Log
+from accord.merkle import NodeID, leaf_hash
+from accord.records import Header, IndexCommit, parse_leaf
+from accord.store.database import Database
+from accord.store.migrations import Step
+
+__all__ = ["INDEX_STEPS", "NodeIndex"]
+
+_log = logging.getLogger("accord.index")
+
+#: Past commits the node can still prove against (cosignatures arrive after the commit).
+HISTORY: Final = 128
+_ZERO: Final = bytes(32)
+_REPLAY_CHUNK: Final = 2_000
+
+INDEX_STEPS: Final = (
+    Step(
+        "001-tables",
+        (
+            "CREATE TABLE index_postings (key_id BLOB NOT NULL, idx INTEGER NOT NULL,"
+            " seq INTEGER NOT NULL, log_ts INTEGER NOT NULL, evh BLOB NOT NULL,"
+            " PRIMARY KEY (key_id, idx))",
+            "CREATE INDEX index_postings_ts ON index_postings (key_id, log_ts)",
+            "CREATE TABLE index_posting_nodes (key_id BLOB NOT NULL, level INTEGER NOT NULL,"
+            " idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (key_id, level, idx))",
+            "CREATE TABLE index_keys (key_id BLOB PRIMARY KEY, size INTEGER NOT NULL,"
+            " root BLOB NOT NULL, edge BLOB NOT NULL)",
+            "CREATE TABLE index_head (one INTEGER PRIMARY KEY, size INTEGER NOT NULL,"
+            " log_ts INTEGER NOT NULL, root BLOB NOT NULL)",
+        ),
+    ),
+)
+
+
+class _Overlay:
+    """Rows of committed batches not yet materialized, readable by key."""
+
+    def __init__(self) -> None:
+        self.postings: dict[bytes, dict[int, bytes]] = {}
+        self.nodes: dict[tuple[bytes, int, int], bytes] = {}
+
+    def add(self, result: BatchResult) -> None:
+        for key, idx, seq, log_ts, evh in result.postings:
+            self.postings.setdefault(key, {})[idx] = (
+                seq.to_bytes(8, "big") + log_ts.to_bytes(8, "big") + evh
+            )
+        for key, level, idx, h in result.nodes:
+            self.nodes[(key, level, idx)] = h
+
+    def drop(self, result: BatchResult) -> None:
+        for key, idx, *_ in result.postings:
+            rows = self.postings.get(key)
+            if rows is not None:
+                rows.pop(idx, None)
+                if not rows:
+                    del self.postings[key]
+        for key, level, idx, _ in result.nodes:
+            self.nodes.pop((key, level, idx), None)
+
+
+class NodeIndex:
+    """The node's index: the planner's hook, the materializer, and the read seam."""
+
+    def __init__(self, db: Database, log: Log) -> None:
+        self._db = db
+        self._log = log
+        db.migrate("index", INDEX_STEPS)
+        self.lock = threading.RLock()
+        self._overlay = _Overlay()
+        self._overlay_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[BatchResult | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._staged: tuple[int, BatchResult, int] | None = None
+        self._carry: list[IndexEntry] = []
+        self.materialized = 0
+        self.state, self._last_commit = self._restore()
+
+    # -- restart ---------------------------------------------------------------------
+
+    def _restore(self) -> tuple[IndexState, int | None]:
+        head = self._db.fetchone("SELECT size, log_ts FROM index_head WHERE one = 1")
+        if head is None:
+            state = IndexState(HISTORY)
+        else:
+            rows = (
+                (bytes(k), int(s), bytes(r), bytes(e))
+                for k, s, r, e in self._db.fetchall(
+                    "SELECT key_id, size, root, edge FROM index_keys"
+                )
+            )
+            state = IndexState.restore(int(head[0]), int(head[1]), rows, HISTORY)
+        self.materialized = state.size
+        last_commit = self._replay(state, state.size, self._log.size)
+        return state, last_commit
+
+    def _replay(self, state: IndexState, start: int, end: int) -> int | None:
+        """Apply log entries [start, end) batch by batch (a batch ends before each commit
+        leaf), checking each commit's root; returns the last commit leaf's seq."""
+        last_commit = self._find_last_commit(start)
+        pending: list[IndexEntry] = []
+        for chunk_start in range(start, end, _REPLAY_CHUNK):
+            chunk_end = min(end, chunk_start + _REPLAY_CHUNK)
+            for offset, raw in enumerate(self._log.entries(chunk_start, chunk_end)):
+                seq = chunk_start + offset
+                leaf = parse_leaf(raw)
+                if isinstance(leaf, IndexCommit):
+                    if pending:
+                        result = state.apply_batch(pending)
+                        self._materialize_now(result)
+                        pending = []
+                    if state.size != leaf.covers_size or state.root != leaf.index_root:
+                        raise VerificationError(
+                            f"index-commit leaf {seq} says root {leaf.index_root.hex()} at "
+                            f"size {leaf.covers_size}, but replaying the log gives "
+                            f"{state.root.hex()} at size {state.size}"
+                        )
+                    pending.append(IndexEntry(seq, leaf.log_ts, leaf_hash(raw)))
+                    last_commit = seq
+                else:
+                    pending.append(IndexEntry(seq, leaf.log_ts, leaf_hash(raw), leaf.keys))
+        # Entries after the last commit (in a node's own log, just that commit leaf) are
+        # applied with the next batch, as the planner does.
+        self._carry = pending
+        return last_commit
+
+    def _find_last_commit(self, before: int) -> int | None:
+        for seq in range(before - 1, max(-1, before - 3), -1):
+            if isinstance(parse_leaf(self._log.entry(seq)), IndexCommit):
+                return seq
+        return None
+
+    # -- the planner's hook ------------------------------------------------------------
+
+    @property
+    def last_commit(self) -> int | None:
+        return self._last_commit
+
+    def stage(self, first: int, log_ts: int, headers: Sequence[Header]) -> bytes:
+        with self.lock:
+            before = self.state.size
+            entries = list(self._carry)
+            next_seq = entries[-1].seq + 1 if entries else before
+            # The previous batch's commit leaf (keyless; its hash is not used by the index).
+            for seq in range(next_seq, first):
+                entries.append(IndexEntry(seq, self.state.log_ts, _ZERO))
+            for i, header in enumerate(headers):
+                entries.append(IndexEntry(first + i, log_ts, header.leaf_hash(), header.keys))
+            result = self.state.apply_batch(entries)
+            self._staged = (before, result, first + len(headers))
+            return result.root
+
+    def write(self, tx: object) -> None:
+        """Nothing index-specific goes in the append's transaction (see the module doc)."""
+
+    def commit(self) -> None:
+        with self.lock:
+            if self._staged is None:
+                return
+            _, result, commit_seq = self._staged
+            self._staged = None
+            self._carry = []
+            self._last_commit = commit_seq
+        with self._overlay_lock:
+            self._overlay.add(result)
+        self._queue.put(result)
+
+    def abort(self) -> None:
+        with self.lock:
+            if self._staged is not None:
+                self.state.rollback(self._staged[0])
+                self._staged = None
+
+    # -- materializing ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._materialize_loop, name="accord-index", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(30)
+            self._thread = None
+
+    def _materialize_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < 64:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._write_rows(batch)
+                    return
+                batch.append(nxt)
+            try:
+                self._write_rows(batch)
+            except AccordError:
+                _log.exception("materializing the index failed; it is rebuilt at restart")
+                return
+
+    def _materialize_now(self, result: BatchResult) -> None:
+        self._write_rows([result], overlay=False)
+
+    def _write_rows(self, results: list[BatchResult], overlay: bool = True) -> None:
+        before = self.materialized
+        last = results[-1]
+        with self._db.transaction() as tx:
+            postings = [r for res in results for r in res.postings]
+            if postings:
+                tx.executemany("INSERT INTO index_postings VALUES (?, ?, ?, ?, ?)", postings)
+            nodes = [r for res in results for r in res.nodes]
+            if nodes:
+                tx.executemany("INSERT INTO index_posting_nodes VALUES (?, ?, ?, ?)", nodes)
+            keys: dict[bytes, tuple[bytes, int, bytes, bytes]] = {}
+            for res in results:
+                for row in res.keys:
+                    keys[row[0]] = row
+            if keys:
+                tx.executemany(
+                    "INSERT INTO index_keys (key_id, size, root, edge) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (key_id) DO UPDATE SET size = excluded.size,"
+                    " root = excluded.root, edge = excluded.edge",
+                    list(keys.values()),
+                )
+            if before == 0 and not tx.fetchone("SELECT 1 FROM index_head WHERE one = 1"):
+                tx.execute(
+                    "INSERT INTO index_head (one, size, log_ts, root) VALUES (1, ?, ?, ?)",
+                    (last.size, last.log_ts, last.root),
+                )
+            elif not tx.execute(
+                "UPDATE index_head SET size = ?, log_ts = ?, root = ? WHERE one = 1 AND size = ?",
+                (last.size, last.log_ts, last.root, before),
+            ):
+                raise ConflictError("the index head moved under the materializer", size=before)
+        self.materialized = last.size
+        if overlay:
+            with self._overlay_lock:
+                for res in results:
+                    self._overlay.drop(res)
+
+    def wait_materialized(self, size: int, timeout: float = 30.0) -> bool:
+        """For tests and tools: wait until rows up to ``size`` are in the tables."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self.materialized < size:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    # -- the read seam -----------------------------------------------------------------
+
+    def read_postings(self, key_id: bytes, start: int, end: int) -> list[bytes]:
+        with self._overlay_lock:
+            pending = dict(self._overlay.postings.get(key_id, {}))
+        found: dict[int, bytes] = {
+            int(idx): int(seq).to_bytes(8, "big") + int(ts).to_bytes(8, "big") + bytes(evh)
+            for idx, seq, ts, evh in self._db.fetchall(
+                "SELECT idx, seq, log_ts, evh FROM index_postings"
+                " WHERE key_id = ? AND idx >= ? AND idx < ? ORDER BY idx",
+                (key_id, start, end),
+            )
+        }
+        for idx, row in pending.items():
+            if start <= idx < end:
+                found[idx] = row
+        out = []
+        for idx in range(start, end):
+            got = found.get(idx)
+            if got is None:
+                break
+            out.append(got)
+        return out
+
+    def read_nodes(self, key_id: bytes, ids: Sequence[NodeID]) -> list[bytes]:
+        if not ids:
+            return []
+        with self._overlay_lock:
+            pending = {i: self._overlay.nodes.get((key_id, i[0], i[1])) for i in ids}
+        wanted = [i for i, h in pending.items() if h is None]
+        stored: dict[NodeID, bytes] = {}
+        if wanted:
+            marks = " OR ".join("(level = ? AND idx = ?)" for _ in wanted)
+            params: list[object] = [key_id]
+            for level, idx in wanted:
+                params += [level, idx]
+            for level, idx, h in self._db.fetchall(
+                f"SELECT level, idx, hash FROM index_posting_nodes WHERE key_id = ?"  # noqa: S608
+                f" AND ({marks})",
+                params,
+            ):
+                stored[(int(level), int(idx))] = bytes(h)
+        out = []
+        for i in ids:
+            h = pending.get(i) or stored.get(i)
+            if h is None:
+                raise StoreError(f"posting-log node {i} of a key is not stored")
+            out.append(h)
+        return out
+
+    def locate(self, key_id: bytes, size: int, log_ts: int) -> int:
+        row = self._db.fetchone(
+            "SELECT MIN(idx) FROM index_postings WHERE key_id = ? AND log_ts >= ? AND idx < ?",
+            (key_id, log_ts, size),
+        )
+        best = size if row is None or row[0] is None else int(row[0])
+        with self._overlay_lock:
+            pending = self._overlay.postings.get(key_id, {})
+            for idx, raw in pending.items():
+                if idx < best and int.from_bytes(raw[8:16], "big") >= log_ts:
+                    best = idx
+        return best
+
+    def readers(self) -> PostingReaders:
+        return PostingReaders(self.read_postings, self.read_nodes, self.locate)
+
+    # -- proving ------------------------------------------------------------------------
+
+    def view(self, size: int) -> IndexView:
+        with self.lock:
+            return self.state.view(size)
+
+    def prove(self, key_id: bytes, query: Query, size: int) -> KeyProof:
+        """A key proof at the commit covering ``size`` entries (a held commit size)."""
+        with self.lock:
+            return prove_key(self.state.view(size), key_id, query, self.readers())
+
+    def held_sizes(self) -> list[int]:
+        with self.lock:
+            return self.state.sizes()
+
+    @staticmethod
+    def posting_size() -> int:
+        return POSTING_SIZE
