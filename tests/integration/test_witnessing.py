@@ -42,7 +42,12 @@ from tests.integration.witness_helpers import (
 )
 from tests.integration.witness_vectors import VECTORS, vector_witness
 
-FAST = {"checkpoint_interval_ms": 50, "witness_retry_ms": 50, "witness_retry_max_ms": 200}
+FAST = {
+    "checkpoint_interval_ms": 50,
+    "witness_retry_ms": 50,
+    "witness_retry_max_ms": 200,
+    "witness_index_check": False,  # the forged branches below have no Accord leaves
+}
 
 
 def _served(rn: RunningNode, k: int | None = None, *, latest: bool = False) -> int | None:

@@ -68,6 +68,8 @@ class Policy(_Strict):
     #: Most rows and longest time for one read-only SQL query.
     sql_max_rows: int = Field(default=10_000, ge=1)
     sql_timeout_ms: int = Field(default=5_000, ge=10)
+    #: As a witness, recompute each log's verifiable index before cosigning it.
+    witness_index_check: bool = True
     #: Witnessing (docs/witness.md): how often this node gossips its witness heads to the
     #: other members (0: no background gossip), and the backoff of checkpoint pushes to an
     #: unreachable or refusing witness (first delay, doubled per failure up to the max).

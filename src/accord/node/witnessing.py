@@ -28,11 +28,13 @@ from accord.encoding import canonical
 from accord.errors import UsageError
 from accord.node.peers import Peers, authenticate_peer
 from accord.node.witness_gossip import GossipLoop, log_consistency_proof
+from accord.node.witness_index import IndexCheck
 from accord.node.witness_push import CheckpointPusher
 from accord.node.witness_store import SqlWitnessStore
 from accord.note import Cosigner, Verifier
 from accord.quorum import Consortium, ReplayGuard
 from accord.witness import (
+    ExtraCheck,
     GossipMessage,
     Result,
     format_evidence_list,
@@ -70,6 +72,7 @@ class Witnessing:
         witness_key: str,
         pusher: CheckpointPusher | None,
         gossip_interval_s: float,
+        extra_check: ExtraCheck | None = None,
     ) -> None:
         self.store = store
         self.origin = origin
@@ -80,6 +83,7 @@ class Witnessing:
         self._clock_ms = clock_ms
         self._guard = replay_guard
         self.witness_key = witness_key
+        self.extra_check = extra_check
         self.logs: Mapping[str, Verifier] = {}
         self.witnesses: tuple[Verifier, ...] = ()
         if consortium is not None:
@@ -125,6 +129,11 @@ class Witnessing:
             witness_key=witness_key,
             pusher=pusher,
             gossip_interval_s=policy.gossip_interval_ms / 1000,
+            extra_check=(
+                IndexCheck(consortium, node.peers, skew_ms=policy.skew_ms, clock_ms=node.clock_ms)
+                if policy.witness_index_check and consortium is not None and node.peers
+                else None
+            ),
         )
 
     def start(self) -> None:
@@ -155,6 +164,7 @@ class Witnessing:
             logs=self.logs,
             cosigner=cosigner,
             now_seconds=self._now_seconds(),
+            extra_check=self.extra_check,
             **self.store.seams(),
         )
         if result.evidence is not None:
