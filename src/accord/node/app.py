@@ -10,6 +10,7 @@ from accord.node.httpapi import install_error_handlers
 from accord.node.routes_admin import admin_router
 from accord.node.routes_log import log_router
 from accord.node.routes_records import records_router
+from accord.node.routes_replicate import replicate_router
 from accord.node.service import Node
 
 __all__ = ["create_app"]
@@ -31,6 +32,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(log_router(node))
     app.include_router(records_router(node))
     app.include_router(admin_router(node, metrics))
+    app.include_router(replicate_router(node))
 
     class CountRefusals(BaseHTTPMiddleware):
         async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
