@@ -165,10 +165,13 @@ def running_consortium(
     *,
     databases: dict[str, str] | None = None,
     witness_k: int = 1,
+    trust: tuple[str, ...] | None = None,
     **policy: Any,
 ) -> Iterator[Consortium3]:
     """A consortium of real nodes (in this process, each on a real HTTP port), unsealed,
-    with tokens of every role and a registered source ``ehr`` at each org."""
+    with tokens of every role and a registered source ``ehr`` at each org.
+
+    ``trust`` names the members of the default trust set (all members when None)."""
     from contextlib import ExitStack
 
     from accord.node.founding import new_consortium
@@ -182,6 +185,8 @@ def running_consortium(
         witness_k=witness_k,
         databases=databases,
     )
+    if trust is not None:
+        _set_default_trust(founded.consortium_file, trust, founded.nodes)
     with ExitStack() as stack:
         started: dict[str, RunningNode] = {}
         for org, result in founded.nodes.items():
@@ -206,3 +211,17 @@ def running_consortium(
         for rn in started.values():
             for c in rn._clients:
                 c.close()
+
+
+def _set_default_trust(consortium_file: Path, trust: tuple[str, ...], nodes: Any) -> None:
+    """Rewrite the consortium file with another default trust set and re-join every node."""
+    import dataclasses
+
+    from accord.node.founding import join_consortium
+    from accord.quorum import Consortium, TrustSet
+
+    c = Consortium.parse(consortium_file.read_text(encoding="utf-8"))
+    c = dataclasses.replace(c, trust=TrustSet(trust, c.trust.model, c.trust.f))
+    consortium_file.write_text(c.format(), encoding="utf-8")
+    for result in nodes.values():
+        join_consortium(result.directory, consortium_file)

@@ -15,3 +15,6 @@ def register(app: typer.Typer) -> None:
     from accord.cli.consortium_cmds import consortium_app
 
     app.add_typer(consortium_app, name="consortium")
+    from accord.cli import certificate_cmds
+
+    certificate_cmds.register(app)

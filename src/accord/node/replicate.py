@@ -146,19 +146,23 @@ class Replication:
             lane.stop()
 
     def _hello(self) -> None:
-        """Once unsealed, tell every member this node is up, so that lanes backing off
-        towards it retry now."""
+        """Each time the node becomes unsealed (at start, or later), tell every member it is
+        up, so that lanes backing off towards it retry now."""
         stopping = self._stopping
-        while self.node.sealed:
-            if stopping.wait(0.2):
-                return
-        for org in self.consortium.orgs:
-            if org == self.org or stopping.is_set():
+        announced = False
+        while not stopping.wait(0.2):
+            if self.node.sealed:
+                announced = False
                 continue
-            try:
-                self._post(org, HELLO_PATH, b"")
-            except AccordError as exc:
-                _log.info("hello to %s: %s", org, exc.message)
+            if announced:
+                continue
+            announced = True
+            for org in self.consortium.orgs:
+                if org != self.org and not stopping.is_set():
+                    try:
+                        self._post(org, HELLO_PATH, b"")
+                    except AccordError as exc:
+                        _log.info("hello to %s: %s", org, exc.message)
 
     # -- status and the append's transaction ----------------------------------------------
 
