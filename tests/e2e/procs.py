@@ -131,15 +131,21 @@ class ProcConsortium:
     procs: dict[str, Proc]
     tokens: dict[str, dict[str, str]]
     sources: dict[str, SourceKey] = field(default_factory=dict)
-    _clients: list[NodeClient] = field(default_factory=list)
+    _clients: dict[tuple[str, str, int], NodeClient] = field(default_factory=dict)
 
     def __getitem__(self, org: str) -> Proc:
         return self.procs[org]
 
     def client(self, org: str, role: str = "auditor") -> NodeClient:
-        c = NodeClient(self.procs[org].url, self.tokens[org][role], timeout=60)
-        self._clients.append(c)
-        return c
+        """A client of ``org``'s node (one per role and server process)."""
+        proc = self.procs[org].proc
+        key = (org, role, proc.pid if proc is not None else 0)
+        found = self._clients.get(key)
+        if found is None:
+            found = self._clients[key] = NodeClient(
+                self.procs[org].url, self.tokens[org][role], timeout=60
+            )
+        return found
 
     def submit(self, org: str, statements: Sequence[SignedStatement]) -> list[str]:
         result = self.client(org, "source").submit(statements)
@@ -170,7 +176,7 @@ class ProcConsortium:
             time.sleep(0.2)
 
     def close(self) -> None:
-        for c in self._clients:
+        for c in self._clients.values():
             c.close()
         for p in self.procs.values():
             p.stop()

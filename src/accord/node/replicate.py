@@ -50,10 +50,10 @@ from accord.replication import (
     Lane,
     Outbox,
     Placement,
+    Placer,
     Receiver,
     Shipper,
     Tracked,
-    placement_of,
 )
 from accord.replication.wire import FinalAnswer, Refused, items_of
 from accord.store.database import Tx
@@ -81,9 +81,12 @@ class Replication:
         self._peers = node.peers
         node.db.migrate("replication", REPLICATION_STEPS)
         self.lookup = member_trust_sets(consortium)
+        self._place = Placer(consortium, node._pseudonym, self.lookup)
         self.backoff = backoff or Backoff()
         self.outbox = Outbox(node.db, node.clock_ms, self.backoff)
-        self.certifier = Certifier(node.db, consortium, self.org, self.lookup, node.clock_ms)
+        self.certifier = Certifier(
+            node.db, consortium, self.org, self.lookup, node.clock_ms, sign=self._sign
+        )
         self._log_keys = {m.org: public_key(m.log_key) for m in consortium.members}
         self.receiver: Receiver[Prepared] = Receiver(
             org=self.org,
@@ -107,8 +110,6 @@ class Replication:
             outbox=self.outbox,
             certifier=self.certifier,
             bodies=self.bodies,
-            locate=self.locate,
-            sign=self._sign,
             post=self._post,
             batch=batch,
         )
@@ -120,6 +121,7 @@ class Replication:
                 backoff=self.backoff,
             )
             for org in consortium.orgs
+            if org != self.org
         }
         self._bodies: OrderedDict[bytes, bytes] = OrderedDict()
         self._bodies_lock = threading.Lock()
@@ -167,7 +169,7 @@ class Replication:
     # -- status and the append's transaction ----------------------------------------------
 
     def placement(self, signed: SignedStatement) -> Placement:
-        return placement_of(signed.statement, self.consortium, self.node._pseudonym, self.lookup)
+        return self._place(signed.statement)
 
     def initial_status(self, prepared: Prepared) -> str:
         """``final`` only for this node's records whose every trust set it meets alone."""
@@ -178,7 +180,12 @@ class Replication:
 
     def _write(self, tx: Tx, appended: list[Appended]) -> None:
         items = [
-            Tracked(a.prepared.signed.record_hash, a.log_index, self.placement(a.prepared.signed))
+            Tracked(
+                a.prepared.signed.record_hash,
+                a.log_index,
+                a.header.log_ts,
+                self.placement(a.prepared.signed),
+            )
             for a in appended
             if a.prepared.origin_org == self.org and a.status == "pending"
         ]

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from accord.encoding import (
@@ -35,9 +36,8 @@ from accord.encoding import (
     canonical,
     hex32,
     sign,
-    verify_signature,
 )
-from accord.errors import MalformedError, UsageError, VerificationError
+from accord.errors import BadSignatureError, MalformedError, UsageError, VerificationError
 from accord.merkle import MemoryTree, leaf_hash, verify_inclusion
 from accord.quorum.names import is_json_int, is_org_id, is_origin, is_principal
 
@@ -95,6 +95,7 @@ class Receipt:
     index: int
     log_ts: int
     principals: tuple[str, ...]
+    _leaf: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _need(
@@ -115,6 +116,7 @@ class Receipt:
             f"principals must be 1 to {MAX_PRINCIPALS} pseudonyms of 32 hex digits",
         )
         _need(list(p) == sorted(set(p)), "receipt", "principals must be sorted and distinct")
+        object.__setattr__(self, "_leaf", leaf_hash(canonical(self.to_json())))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -148,7 +150,7 @@ class Receipt:
     @property
     def leaf_hash(self) -> bytes:
         """``leaf_hash(canonical(receipt))``: this receipt's leaf in its batch tree."""
-        return leaf_hash(canonical(self.to_json()))
+        return self._leaf
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +162,7 @@ class ReceiptBatch:
     ts: int
     count: int
     root: bytes
+    _message: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _need(is_org_id(self.org), "receipt batch", "org is not an org id")
@@ -175,6 +178,12 @@ class ReceiptBatch:
             "receipt batch",
             "root must be a 32-byte hash",
         )
+        object.__setattr__(self, "_message", DOMAIN.encode("ascii") + canonical(self.to_json()))
+
+    @property
+    def signed_message(self) -> bytes:
+        """What the batch signature covers: ``"accord/receipt/v1\\n" || canonical(batch)``."""
+        return self._message
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -283,11 +292,11 @@ class VerifiedBatches:
         self, public_key: Ed25519PublicKey, batch: ReceiptBatch, sig: bytes, what: str
     ) -> None:
         """Verify the batch signature unless this exact one verified before."""
-        key = (public_key.public_bytes_raw(), canonical(batch.to_json()), sig)
+        key = (public_key.public_bytes_raw(), batch.signed_message, sig)
         if key in self._seen:
             self._seen.move_to_end(key)
             return
-        verify_signature(public_key, DOMAIN, batch.to_json(), sig, what=what)
+        check_batch_signature(batch, sig, public_key, None, what)
         self._seen[key] = None
         while len(self._seen) > self.max_entries:
             self._seen.popitem(last=False)
@@ -298,12 +307,17 @@ def check_batch_signature(
     sig: bytes,
     public_key: Ed25519PublicKey,
     verified: VerifiedBatches | None,
+    what: str | None = None,
 ) -> None:
-    what = f"receipt batch signature of {batch.org}"
-    if verified is None:
-        verify_signature(public_key, DOMAIN, batch.to_json(), sig, what=what)
-    else:
+    """BadSignatureError unless ``sig`` is ``public_key``'s signature of ``batch``."""
+    what = what or f"receipt batch signature of {batch.org}"
+    if verified is not None:
         verified.check(public_key, batch, sig, what)
+        return
+    try:
+        public_key.verify(sig, batch.signed_message)
+    except InvalidSignature:
+        raise BadSignatureError(f"{what} does not verify") from None
 
 
 def sign_receipts(

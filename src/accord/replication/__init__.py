@@ -16,7 +16,7 @@ DESIGN.md sections 3 and 5; docs/replication.md. The node wires these parts
 from accord.replication.backoff import Backoff
 from accord.replication.certifier import Accepted, Certifier, Tracked
 from accord.replication.outbox import FINAL, RECORD, Outbox
-from accord.replication.placement import Placement, placement_of, principal_names
+from accord.replication.placement import Placement, Placer, placement_of, principal_names
 from accord.replication.receiver import Receiver
 from accord.replication.schema import REPLICATION_STEPS
 from accord.replication.sender import Lane, Shipper
@@ -43,6 +43,7 @@ __all__ = [
     "Lane",
     "Outbox",
     "Placement",
+    "Placer",
     "Receiver",
     "Refused",
     "ReplicateAnswer",

@@ -9,6 +9,9 @@ The originating node keeps one :class:`~accord.quorum.CertificateBuilder` per
 pending record (cached in memory, rebuilt from ``repl_pending`` and
 ``repl_receipts`` after a restart). Each receipt is verified before it is kept
 (batch signatures once per batch, :class:`~accord.quorum.VerifiedBatches`).
+When it is in a record's trust set, the node's own receipt counts like any
+other: it is signed (one signature for the records of each member's answer)
+when another member's receipt arrives, since no certificate can complete before.
 When a builder completes, one transaction stores the certificate, sets the
 record final in ``records`` and the ``record_status`` projection, forgets its
 pending state and queues the certificate for the other holders. A holder that
@@ -33,6 +36,8 @@ from accord.quorum import (
     Certificate,
     CertificateBuilder,
     Consortium,
+    Receipt,
+    SignedBatch,
     SignedReceipt,
     TrustSetLookup,
     VerifiedBatches,
@@ -56,10 +61,11 @@ def _chunks(items: Sequence[bytes]) -> Iterable[Sequence[bytes]]:
 
 @dataclass(frozen=True, slots=True)
 class Tracked:
-    """A new record of this node that needs a certificate: its hash, log index, placement."""
+    """A new record of this node that needs a certificate: hash, log index, log_ts, placement."""
 
     record: bytes
     seq: int
+    log_ts: int
     placement: Placement
 
 
@@ -75,6 +81,7 @@ class Accepted:
 @dataclass
 class _State:
     seq: int
+    log_ts: int
     placement: Placement
     builder: CertificateBuilder
 
@@ -90,9 +97,14 @@ class Certifier:
         lookup: TrustSetLookup,
         clock_ms: Callable[[], int],
         *,
+        sign: Callable[[list[Receipt]], SignedBatch] | None = None,
         cache_size: int = 100_000,
     ) -> None:
+        """``sign`` signs this node's own receipts as one batch (with its log key); without
+        it, this node's own receipts are not made (it must get them like any other)."""
         self._db = db
+        self._sign = sign
+        self._origin = consortium.member(org).origin
         self._consortium = consortium
         self._org = org
         self._lookup = lookup
@@ -105,18 +117,24 @@ class Certifier:
     # -- in the append's transaction ---------------------------------------------------
 
     def track(self, tx: Tx, items: Sequence[Tracked]) -> None:
-        """Remember new pending records and queue them for every holder (self included)."""
+        """Remember new pending records and queue them for every other holder."""
         if not items:
             return
         now = self._clock_ms()
         tx.executemany(
-            "INSERT INTO repl_pending (record, seq, placement, created_ms) VALUES (?, ?, ?, ?)",
-            [(t.record, t.seq, t.placement.format(), now) for t in items],
+            "INSERT INTO repl_pending (record, seq, log_ts, placement, created_ms)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(t.record, t.seq, t.log_ts, t.placement.format(), now) for t in items],
         )
         Outbox.enqueue(
             tx,
             RECORD,
-            [(org, t.record, t.seq) for t in items for org in t.placement.holders],
+            [
+                (org, t.record, t.seq)
+                for t in items
+                for org in t.placement.holders
+                if org != self._org
+            ],
         )
 
     # -- the originating node: receipts in, certificates out ------------------------------
@@ -141,7 +159,8 @@ class Certifier:
         for chunk in _chunks(missing):
             marks = ",".join("?" * len(chunk))
             rows = self._db.fetchall(
-                f"SELECT record, seq, placement FROM repl_pending WHERE record IN ({marks})",  # noqa: S608
+                "SELECT record, seq, log_ts, placement FROM repl_pending"  # noqa: S608
+                f" WHERE record IN ({marks})",
                 chunk,
             )
             kept = self._db.fetchall(
@@ -151,7 +170,7 @@ class Certifier:
             stored: dict[bytes, list[str]] = {}
             for record, text in kept:
                 stored.setdefault(bytes(record), []).append(str(text))
-            for record, seq, text in rows:
+            for record, seq, log_ts, text in rows:
                 r = bytes(record)
                 placement = Placement.parse(str(text))
                 builder = CertificateBuilder(r, self._org, placement.sets, self._consortium)
@@ -163,7 +182,7 @@ class Certifier:
                         )
                     except AccordError as exc:  # stored only after verifying: a bug or tampering
                         _log.error("dropping a stored receipt of %s: %s", r.hex(), exc.message)
-                state = _State(int(seq), placement, builder)
+                state = _State(int(seq), int(log_ts), placement, builder)
                 found[r] = state
                 self._states[r] = state
         while len(self._states) > self._cache_size:
@@ -181,6 +200,7 @@ class Certifier:
         out = Accepted()
         with self._lock:
             states = self._load(list(dict.fromkeys(s.receipt.record for s in receipts)))
+            self._add_own(states)
             keep: list[tuple[bytes, str, str]] = []
             complete: list[tuple[Certificate, _State]] = []
             for signed in receipts:
@@ -219,6 +239,26 @@ class Certifier:
                 self._states.pop(cert.record, None)
                 out.finalized.append(cert.record)
         return out
+
+    def _add_own(self, states: dict[bytes, _State]) -> None:
+        """Sign and add this node's own receipt to each builder that needs one."""
+        if self._sign is None:
+            return
+        wanted = [
+            (r, s)
+            for r, s in states.items()
+            if not s.builder.complete
+            and self._org in s.placement.holders
+            and self._org not in s.builder.signers
+        ]
+        if not wanted:
+            return
+        receipts = [
+            Receipt(r, self._org, self._origin, s.seq, s.log_ts, s.placement.principals)
+            for r, s in wanted
+        ]
+        for (_, state), signed in zip(wanted, self._sign(receipts).signed_receipts(), strict=True):
+            state.builder.add(signed, verified=self._verified)
 
     def _finalize(self, tx: Tx, complete: Sequence[tuple[Certificate, _State]]) -> None:
         if not complete:

@@ -21,7 +21,7 @@ from accord.errors import MalformedError, UsageError
 from accord.quorum import Consortium, TrustSet, TrustSetLookup, org_principal
 from accord.records import Statement
 
-__all__ = ["Placement", "Pseudonym", "placement_of", "principal_names"]
+__all__ = ["Placement", "Placer", "Pseudonym", "placement_of", "principal_names"]
 
 #: ``pseudonym(kind, value)`` under the consortium's pseudonym key (formats.md section 5).
 Pseudonym = Callable[[str, str], str]
@@ -105,3 +105,39 @@ def placement_of(
     """
     names = principal_names(statement, pseudonym)
     return Placement.of({p: consortium.trust_set_for(p, lookup) for p in names})
+
+
+class Placer:
+    """:func:`placement_of` with the placements of recent principals remembered.
+
+    A principal's trust set changes only with the consortium file (a new
+    :class:`Placer`); keep one per node. Thread-safe (a lost race only
+    computes twice).
+    """
+
+    def __init__(
+        self,
+        consortium: Consortium,
+        pseudonym: Pseudonym,
+        lookup: TrustSetLookup,
+        *,
+        cache_size: int = 100_000,
+    ) -> None:
+        self._consortium = consortium
+        self._pseudonym = pseudonym
+        self._lookup = lookup
+        self._cache_size = cache_size
+        self._cache: dict[tuple[str, ...], Placement] = {}
+        self.members: frozenset[str] = frozenset(consortium.orgs)
+
+    def __call__(self, statement: Statement) -> Placement:
+        names = principal_names(statement, self._pseudonym)
+        found = self._cache.get(names)
+        if found is None:
+            found = Placement.of(
+                {p: self._consortium.trust_set_for(p, self._lookup) for p in names}
+            )
+            if len(self._cache) >= self._cache_size:
+                self._cache.clear()
+            self._cache[names] = found
+        return found

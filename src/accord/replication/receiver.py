@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from accord.errors import AccordError, ForbiddenError
 from accord.quorum import Consortium, Receipt, SignedBatch, TrustSetLookup
 from accord.records import SignedStatement
-from accord.replication.placement import Placement, Pseudonym, placement_of
+from accord.replication.placement import Placement, Placer, Pseudonym
 from accord.replication.wire import Refused, ReplicateAnswer
 
 __all__ = ["LOG_SOURCE_NAME", "Receiver"]
@@ -85,14 +85,15 @@ class Receiver(Generic[P]):
         self._locate = locate
         self._sign = sign
         self._executor = executor
+        self._place = Placer(consortium, pseudonym, lookup)
 
     def placement(self, signed: SignedStatement) -> Placement:
-        return placement_of(signed.statement, self._consortium, self._pseudonym, self._lookup)
+        return self._place(signed.statement)
 
     def check(self, signed: SignedStatement) -> Placement:
         """Checks 2-4 above for one parsed statement; its placement if it passes."""
         st = signed.statement
-        if st.org not in self._consortium.orgs:
+        if st.org not in self._place.members:
             raise ForbiddenError(
                 f"org {st.org!r} is not a member of consortium {self._consortium.id!r}",
                 org=st.org,

@@ -1,13 +1,14 @@
 """The replication tables (migration component ``replication``; docs/replication.md).
 
-- ``repl_outbox``: what this node still has to send to each member: records
-  (``kind = 'record'``, including its own receipt when it is in the trust set,
-  ``target`` = this org) and certificates to the other holders (``kind =
+- ``repl_outbox``: what this node still has to send to each other member:
+  records (``kind = 'record'``) and certificates to the other holders (``kind =
   'final'``), in log order (``seq``), each with its retry state. Rows are
   written in the append's transaction, so a restart resumes where it stopped.
-- ``repl_pending``: this node's own records that are not final yet, with the
-  placement (principals and trust sets) their certificate needs.
-- ``repl_receipts``: verified receipts kept for pending records (one per org).
+- ``repl_pending``: this node's own records that are not final yet, with their
+  log index and log_ts (for this node's own receipt) and the placement
+  (principals and trust sets) their certificate needs.
+- ``repl_receipts``: verified receipts of other members kept for pending records
+  (one per org; this node's own receipt is signed again when needed).
 - ``certificates``: the certificate of every final record this node holds
   (its own, and those the originating node sent it), with when it became final.
 """
@@ -37,6 +38,7 @@ REPLICATION_STEPS: Final = (
             "CREATE TABLE repl_pending ("
             " record BLOB PRIMARY KEY,"
             " seq INTEGER NOT NULL,"  # its log index here
+            " log_ts INTEGER NOT NULL,"
             " placement TEXT NOT NULL,"
             " created_ms INTEGER NOT NULL)",
             "CREATE TABLE repl_receipts ("

@@ -4,8 +4,7 @@ Each lane loops: take up to ``batch`` records due for its member from the
 outbox (log order), send them in one signed ``POST /v1/replicate``, verify the
 receipt batch (one signature check) and hand the receipts to the certifier;
 then hand certificates to the member (``POST /v1/replicate/final``) for records
-it already answered. The lane of this node's own org signs its own receipts
-instead of sending. A member that cannot be reached (or answers an error for
+it already answered. A member that cannot be reached (or answers an error for
 the whole request) makes its lane wait with exponential backoff, capped at 60 s
 by default; a record the member refused waits on its own backoff while the rest
 go on. Nothing here is lost on a crash: the outbox rows go only in the
@@ -21,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from accord.errors import AccordError, VerificationError
-from accord.quorum import Consortium, Receipt, SignedBatch, public_key
+from accord.quorum import Consortium, SignedBatch, public_key
 from accord.replication.backoff import Backoff
 from accord.replication.certifier import Certifier
 from accord.replication.outbox import FINAL, RECORD, Outbox
@@ -58,8 +57,6 @@ class Shipper:
         outbox: Outbox,
         certifier: Certifier,
         bodies: Callable[[Sequence[bytes]], dict[bytes, bytes]],
-        locate: Callable[[Sequence[bytes]], dict[bytes, tuple[int, int]]],
-        sign: Callable[[list[Receipt]], SignedBatch],
         post: Post,
         batch: int = DEFAULT_BATCH,
     ) -> None:
@@ -70,41 +67,14 @@ class Shipper:
         self._outbox = outbox
         self._certifier = certifier
         self._bodies = bodies
-        self._locate = locate
-        self._sign = sign
         self._post = post
         self.batch = batch
 
     def step(self, target: str) -> bool:
-        """One round for ``target``; True if it did something (more may be due)."""
-        if target == self.org:
-            return self._own_receipts()
-        return self._send_records(target) or self._send_finals(target)
-
-    # -- this node's own receipts ------------------------------------------------------
-
-    def _own_receipts(self) -> bool:
-        records = self._outbox.due(self.org, RECORD, self.batch)
-        if not records:
-            return False
-        placements = self._certifier.placements(records)
-        where = self._locate([r for r in records if r in placements])
-        receipts = [
-            Receipt(r, self.org, self._origin, where[r][0], where[r][1], p.principals)
-            for r, (_, p) in placements.items()
-            if r in where
-        ]
-        gone = [r for r in records if r not in placements or r not in where]
-        if gone:  # final already, or not pending: nothing to sign
-            with self._db.transaction() as tx:
-                Outbox.done(tx, self.org, RECORD, gone)
-        if receipts:
-            signed = self._sign(receipts).signed_receipts()
-            result = self._certifier.accept(self.org, signed)
-            if result.refused:
-                _log.error("own receipts refused: %s", next(iter(result.refused.values())))
-                self._outbox.retry_later(self.org, RECORD, result.refused)
-        return True
+        """One round for member ``target``: a batch of records, then a batch of certificates
+        (so that neither starves the other); True if it did something (more may be due)."""
+        sent = self._send_records(target)
+        return self._send_finals(target) or sent
 
     # -- records to a member -------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from accord.node.schema import NODE_STEPS
 from accord.quorum import (
     Certificate,
     Receipt,
+    SignedBatch,
     SignedReceipt,
     member_trust_sets,
     sign_batch,
@@ -88,32 +89,39 @@ def _tracked(tmp_path: Path, n: int = 3) -> tuple[Database, Certifier, Outbox, l
     records = [_record(i) for i in range(n)]
     for i, r in enumerate(records):
         _hold(db, r, i)
-    certifier = Certifier(db, C, "cornell", LOOKUP, _clock)
+    certifier = _certifier(db)
     with db.transaction() as tx:
-        certifier.track(tx, [Tracked(r, i, PLACEMENT) for i, r in enumerate(records)])
+        certifier.track(tx, [Tracked(r, i, 1000 + i, PLACEMENT) for i, r in enumerate(records)])
     return db, certifier, Outbox(db, _clock), records
 
 
-def test_a_record_becomes_final_at_the_threshold_and_stays_final(tmp_path: Path) -> None:
-    db, certifier, outbox, records = _tracked(tmp_path)
-    for org in ("cornell", "nyu", "mskcc"):
-        assert outbox.due(org, RECORD, 10) == records  # every holder, this node too
-    own = certifier.accept("cornell", _receipts("cornell", records))
-    assert own.answered == records
-    assert own.finalized == []
-    assert {_status(db, r) for r in records} == {("pending", "pending")}
-    assert outbox.due("cornell", RECORD, 10) == []
+def _sign_own(receipts: list[Receipt]) -> SignedBatch:
+    return sign_batch(receipts, "cornell", origin("cornell"), _clock(), log_key("cornell"))
 
-    restarted = Certifier(db, C, "cornell", LOOKUP, _clock)  # state rebuilt from the database
+
+def _certifier(db: Database, org: str = "cornell") -> Certifier:
+    return Certifier(db, C, org, LOOKUP, _clock, sign=_sign_own if org == "cornell" else None)
+
+
+def test_a_record_becomes_final_at_the_threshold_and_stays_final(tmp_path: Path) -> None:
+    db, _, outbox, records = _tracked(tmp_path)
+    for org in ("nyu", "mskcc"):
+        assert outbox.due(org, RECORD, 10) == records  # every other holder
+    assert outbox.due("cornell", RECORD, 10) == []  # its own receipt is signed when needed
+    assert {_status(db, r) for r in records} == {("pending", "pending")}
+
+    restarted = _certifier(db)  # state rebuilt from the database
     nyu = restarted.accept("nyu", _receipts("nyu", records[:2]))
-    assert nyu.finalized == records[:2]
-    for r in records[:2]:
+    assert nyu.finalized == records[:2]  # cornell's own receipt + nyu's
+    for i, r in enumerate(records[:2]):
         assert _status(db, r) == ("final", "final")
         text = restarted.certificate(r)
         assert text is not None
         cert = Certificate.parse(text)
         verify_certificate(cert, C, LOOKUP, principals=[P1])
         assert cert.signers == {"cornell", "nyu"}
+        own = next(s.receipt for s in cert.receipts if s.org == "cornell")
+        assert (own.index, own.log_ts, own.principals) == (i, 1000 + i, (P1,))
     assert _status(db, records[2]) == ("pending", "pending")
     assert restarted.certificate(records[2]) is None
     assert restarted.placements(records) == {records[2]: (2, PLACEMENT)}
@@ -129,6 +137,23 @@ def test_a_record_becomes_final_at_the_threshold_and_stays_final(tmp_path: Path)
     assert outbox.due("mskcc", FINAL, 10) == records  # records[2] became final just now
     assert db.fetchone("SELECT COUNT(*) FROM repl_pending") == (0,)
     assert db.fetchone("SELECT COUNT(*) FROM repl_receipts") == (0,)
+
+
+def test_without_its_own_receipt_a_node_needs_two_others(tmp_path: Path) -> None:
+    """A node that does not sign its own receipts (or is outside the set) waits for two
+    members; the first receipt is kept in the database across a restart."""
+    db = _db(tmp_path)
+    records = [_record(0)]
+    _hold(db, records[0], 0)
+    certifier = Certifier(db, C, "cornell", LOOKUP, _clock)
+    with db.transaction() as tx:
+        certifier.track(tx, [Tracked(records[0], 0, 1000, PLACEMENT)])
+    assert certifier.accept("nyu", _receipts("nyu", records)).finalized == []
+    assert db.fetchone("SELECT COUNT(*) FROM repl_receipts") == (1,)
+    restarted = Certifier(db, C, "cornell", LOOKUP, _clock)
+    assert restarted.accept("mskcc", _receipts("mskcc", records)).finalized == records
+    cert = Certificate.parse(restarted.certificate(records[0]) or "")
+    assert cert.signers == {"nyu", "mskcc"}
 
 
 @pytest.mark.parametrize(
@@ -159,7 +184,6 @@ def test_bad_receipts_are_refused_and_the_record_waits(
     tmp_path: Path, mutation: str, make: object
 ) -> None:
     db, certifier, outbox, records = _tracked(tmp_path, 1)
-    certifier.accept("cornell", _receipts("cornell", records))
     bad = make(records)  # type: ignore[operator]
     result = certifier.accept("nyu", bad)
     assert result.finalized == []
@@ -173,13 +197,12 @@ def test_bad_receipts_are_refused_and_the_record_waits(
 
 def test_holders_verify_certificates_before_keeping_them(tmp_path: Path) -> None:
     _, certifier, _, records = _tracked(tmp_path, 2)
-    certifier.accept("cornell", _receipts("cornell", records))
     certifier.accept("nyu", _receipts("nyu", records))
     certs = [Certificate.parse(certifier.certificate(r) or "") for r in records]
 
     holder_db = _db(tmp_path, "mskcc")
     _hold(holder_db, records[0], 5)
-    holder = Certifier(holder_db, C, "mskcc", LOOKUP, _clock)
+    holder = _certifier(holder_db, "mskcc")
     lowered = dataclasses.replace(
         certs[0], trust_sets=(dataclasses.replace(certs[0].trust_sets[0], threshold=1),)
     )
@@ -202,4 +225,4 @@ def test_holders_verify_certificates_before_keeping_them(tmp_path: Path) -> None
 def test_tracking_a_record_twice_is_a_conflict(tmp_path: Path) -> None:
     db, certifier, _, records = _tracked(tmp_path, 1)
     with pytest.raises(ConflictError), db.transaction() as tx:
-        certifier.track(tx, [Tracked(records[0], 0, PLACEMENT)])
+        certifier.track(tx, [Tracked(records[0], 0, 1000, PLACEMENT)])
