@@ -113,6 +113,7 @@ class Certifier:
         self._lock = threading.Lock()
         self._states: OrderedDict[bytes, _State] = OrderedDict()
         self._verified = VerifiedBatches()
+        self._placements: dict[str, Placement] = {}  # stored text -> parsed (few distinct)
 
     # -- in the append's transaction ---------------------------------------------------
 
@@ -172,7 +173,7 @@ class Certifier:
                 stored.setdefault(bytes(record), []).append(str(text))
             for record, seq, log_ts, text in rows:
                 r = bytes(record)
-                placement = Placement.parse(str(text))
+                placement = self._placement(str(text))
                 builder = CertificateBuilder(r, self._org, placement.sets, self._consortium)
                 for receipt_text in stored.get(r, ()):
                     try:
@@ -187,6 +188,14 @@ class Certifier:
                 self._states[r] = state
         while len(self._states) > self._cache_size:
             self._states.popitem(last=False)
+        return found
+
+    def _placement(self, text: str) -> Placement:
+        found = self._placements.get(text)
+        if found is None:
+            if len(self._placements) > 10_000:
+                self._placements.clear()
+            found = self._placements[text] = Placement.parse(text)
         return found
 
     def accept(self, target: str, receipts: Sequence[SignedReceipt]) -> Accepted:
