@@ -46,6 +46,7 @@ DOMAINS: Final = frozenset(
         "accord/node-request/v1\n",
         "accord/index-cosignature/v1\n",
         "accord/gossip/v1\n",
+        "accord/principal/v1\n",
         "accord/decision/v1\n",
         "accord/body/v1\n",
         "accord/token/v1\n",

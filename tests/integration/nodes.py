@@ -158,6 +158,31 @@ class Consortium3:
     def __getitem__(self, org: str) -> RunningNode:
         return self.nodes[org]
 
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait until every node knows every org's sources and nothing is left to replicate,
+        so that the logs only grow by what a test does next."""
+        deadline = time.monotonic() + timeout
+        sources = {(org, name) for org in self.nodes for name in ("ehr", "fhir-gateway")}
+
+        def quiet(rn: RunningNode) -> bool:
+            known = {(k.org, k.name) for k in rn.node.registry.all() if k.active}
+            if not sources <= known:
+                return False
+            repl = rn.node.replication
+            if repl is not None:
+                status = repl.status()
+                if status["pending"] or any(
+                    sum(lane["queued"].values()) if isinstance(lane["queued"], dict) else 0
+                    for lane in status["lanes"].values()
+                ):
+                    return False
+            return True
+
+        while not all(quiet(rn) for rn in self.nodes.values()):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the consortium did not settle")
+            time.sleep(0.02)
+
 
 @contextmanager
 def running_consortium(
@@ -166,10 +191,13 @@ def running_consortium(
     *,
     databases: dict[str, str] | None = None,
     witness_k: int = 1,
+    trust: tuple[str, ...] | None = None,
     **policy: Any,
 ) -> Iterator[Consortium3]:
     """A consortium of real nodes (in this process, each on a real HTTP port), unsealed,
-    with tokens of every role and a registered source ``ehr`` at each org."""
+    with tokens of every role and a registered source ``ehr`` at each org.
+
+    ``trust`` names the members of the default trust set (all members when None)."""
     from contextlib import ExitStack
 
     from accord.node.founding import new_consortium
@@ -183,6 +211,8 @@ def running_consortium(
         witness_k=witness_k,
         databases=databases,
     )
+    if trust is not None:
+        _set_default_trust(founded.consortium_file, trust, founded.nodes)
     with ExitStack() as stack:
         started: dict[str, RunningNode] = {}
         for org, result in founded.nodes.items():
@@ -203,7 +233,23 @@ def running_consortium(
             started[org] = RunningNode(
                 node, url, result.directory, result.share_files, tokens, source
             )
-        yield Consortium3(founded.consortium_file.parent, founded.consortium_file, started)
+        found = Consortium3(founded.consortium_file.parent, founded.consortium_file, started)
+        found.settle()
+        yield found
         for rn in started.values():
             for c in rn._clients:
                 c.close()
+
+
+def _set_default_trust(consortium_file: Path, trust: tuple[str, ...], nodes: Any) -> None:
+    """Rewrite the consortium file with another default trust set and re-join every node."""
+    import dataclasses
+
+    from accord.node.founding import join_consortium
+    from accord.quorum import Consortium, TrustSet
+
+    c = Consortium.parse(consortium_file.read_text(encoding="utf-8"))
+    c = dataclasses.replace(c, trust=TrustSet(trust, c.trust.model, c.trust.f))
+    consortium_file.write_text(c.format(), encoding="utf-8")
+    for result in nodes.values():
+        join_consortium(result.directory, consortium_file)

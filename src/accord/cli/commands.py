@@ -21,3 +21,6 @@ def register(app: typer.Typer) -> None:
     from accord.cli import witness_cmds
 
     witness_cmds.register(app)
+    from accord.cli import certificate_cmds
+
+    certificate_cmds.register(app)

@@ -110,6 +110,11 @@ class NodeClient:
     def record(self, record: str) -> Any:
         return self.json("GET", f"/v1/records/{record}")
 
+    def certificate(self, record: str) -> Any:
+        """The record's certificate (404 while it is pending); check it with
+        :func:`accord.client.certificates.check_certificate` before trusting it."""
+        return self.json("GET", f"/v1/records/{record}/certificate")
+
     def entries(self, start: int, end: int) -> list[str]:
         out: list[str] = self.json("GET", "/v1/entries", params={"start": start, "end": end})[
             "entries"

@@ -12,6 +12,7 @@ from accord.node.routes_compliance import compliance_router
 from accord.node.routes_fhir import fhir_router
 from accord.node.routes_log import log_router
 from accord.node.routes_records import records_router
+from accord.node.routes_replicate import replicate_router
 from accord.node.routes_witness import witness_router
 from accord.node.service import Node
 
@@ -37,6 +38,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(compliance_router(node))
     app.include_router(fhir_router(node))
     app.include_router(witness_router(node))
+    app.include_router(replicate_router(node))
 
     class CountRefusals:
         """Counts answers of status 400 and above, by status. Plain ASGI: Starlette's

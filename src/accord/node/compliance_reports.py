@@ -150,16 +150,31 @@ def process_report(
     facts = compliance.facts()
     if kind == "exchanges":
         org = params.get("org") or node.org
-        label = verified or RecordVerification(node_status(compliance))
+        label = verified or RecordVerification(node_status(compliance), has_certificate(compliance))
         return exchange_log(facts, org, start, end, now=now, verified=label, timezone=zone)
     patient = params.get("patient")
     if not patient:
         raise UsageError("query parameter 'patient' (the patient's id) is required")
     label = verified or RecordVerification(
-        node_status(compliance), known=patient_statuses(compliance, facts.pseudonym(patient))
+        node_status(compliance),
+        has_certificate(compliance),
+        known=patient_statuses(compliance, facts.pseudonym(patient)),
     )
     make = accounting if kind == "disclosures" else access_report
     return make(facts, patient, start, end, now=now, verified=label, timezone=zone)
+
+
+def has_certificate(compliance: Compliance) -> Callable[[bytes], bool] | None:
+    """Whether this node holds a record's certificate (in a consortium; else no hook)."""
+    replication = compliance.node.replication
+    if replication is None:
+        return None
+    certifier = replication.certifier
+
+    def check(record_hash: bytes) -> bool:
+        return certifier.certificate(record_hash) is not None
+
+    return check
 
 
 def node_status(compliance: Compliance) -> Callable[[bytes], str | None]:

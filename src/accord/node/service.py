@@ -38,6 +38,7 @@ from accord.node.membership import check_membership, read_consortium
 from accord.node.metrics import NodeMetrics
 from accord.node.peers import Peers
 from accord.node.planner import NodePlanner, Outcome
+from accord.node.replicate import Replication
 from accord.node.schema import NODE_STEPS
 from accord.node.sources import LOG_SOURCE, SourceRegistry
 from accord.node.tokens import Tokens
@@ -143,6 +144,10 @@ class Node:
             )
         #: Witness for the other members' logs, checkpoint pusher, gossip (docs/witness.md).
         self.witnessing = Witnessing.for_node(self)
+        # Quorum replication (docs/replication.md): only in a consortium.
+        self.replication: Replication | None = None
+        if self.consortium is not None:
+            self.replication = Replication(self)
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
         self._sign_lock = threading.Lock()
@@ -176,8 +181,12 @@ class Node:
         self._checkpointer.start()
         self.compliance.start()
         self.witnessing.start()
+        if self.replication is not None:
+            self.replication.start()
 
     def stop(self) -> None:
+        if self.replication is not None:
+            self.replication.stop()
         self.compliance.stop()
         self._stop.set()
         self.witnessing.stop()
@@ -256,7 +265,10 @@ class Node:
         return b"org\x00" + signed.statement.org.encode("ascii")
 
     def initial_status(self, prepared: Prepared) -> str:
-        """A node alone is its own trust set: its records are final once appended."""
+        """A node alone is its own trust set: its records are final once appended.
+        In a consortium, replication decides (pending until certified)."""
+        if self.replication is not None:
+            return self.replication.initial_status(prepared)
         return "final"
 
     def _last_log_ts(self) -> int | None:
@@ -391,6 +403,8 @@ class Node:
         }
         if principal is not None:
             out["statement"] = SignedStatement.parse(self.body(record, principal)).to_json()
+        if self.replication is not None:
+            out["certificate"] = self.replication.certificate(record)
         return out
 
     def process_sql(self, query: str) -> dict[str, Any]:

@@ -7,8 +7,12 @@ signed storage receipts); docs/formats.md sections 6-7; docs/consortium.md.
   ``.trust_set_for(principal, lookup)``, ``.digest``
 - ``TrustSet(members, model, f)``, ``.threshold``, ``.is_met(signers)``,
   ``quorum_threshold(n, model, f)``
-- ``Receipt``, ``ReceiptBatch``, ``SignedReceipt``, ``sign_receipts(...)``,
-  ``verify_signed_receipt(signed, key)``
+- ``Receipt`` (with the record's ``principals``), ``ReceiptBatch``,
+  ``SignedReceipt``, ``sign_receipts(...)``, ``verify_signed_receipt(signed, key)``,
+  ``SignedBatch`` / ``sign_batch(...)`` (a whole batch, compact, verified with one
+  signature check), ``VerifiedBatches`` (batch signatures already checked)
+- ``org_principal(org)``, ``member_trust_sets(consortium, own)``,
+  ``whole_consortium(consortium)``: principal names and their trust sets
 - ``Certificate``, ``CertificateBuilder``, ``verify_certificate(cert,
   consortium, trust_set_for)``, ``verify_receipt_in_log(...)``
 - ``sign_request(...)``, ``RequestAuth``, ``verify_request(...)``,
@@ -16,6 +20,7 @@ signed storage receipts); docs/formats.md sections 6-7; docs/consortium.md.
 - ``public_key(vkey)`` (to be replaced by accord.note's verifier-key parser)
 """
 
+from accord.quorum.batches import SignedBatch, sign_batch
 from accord.quorum.certificate import (
     Certificate,
     CertificateBuilder,
@@ -24,10 +29,12 @@ from accord.quorum.certificate import (
 )
 from accord.quorum.consortium import Consortium, Member
 from accord.quorum.logleaf import record_of_leaf, verify_receipt_in_log
+from accord.quorum.principals import member_trust_sets, org_principal, whole_consortium
 from accord.quorum.receipts import (
     Receipt,
     ReceiptBatch,
     SignedReceipt,
+    VerifiedBatches,
     sign_receipts,
     verify_signed_receipt,
 )
@@ -61,16 +68,21 @@ __all__ = [
     "ReceiptBatch",
     "ReplayGuard",
     "RequestAuth",
+    "SignedBatch",
     "SignedReceipt",
     "TrustSet",
     "TrustSetLookup",
+    "VerifiedBatches",
     "authenticate_request",
     "check_vkey",
+    "member_trust_sets",
     "new_nonce",
+    "org_principal",
     "public_key",
     "quorum_threshold",
     "record_of_leaf",
     "resolve_trust_set",
+    "sign_batch",
     "sign_receipts",
     "sign_request",
     "verify_certificate",
@@ -78,4 +90,5 @@ __all__ = [
     "verify_request",
     "verify_signed_receipt",
     "vkey_for",
+    "whole_consortium",
 ]

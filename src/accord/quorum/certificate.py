@@ -5,8 +5,10 @@ principal the record is about, and signed receipts. It is valid when every
 trust set equals the one the consortium file gives, each set's threshold is met
 by receipts from distinct members of that set, and every receipt verifies
 (signature by the member's log key from the consortium file, inclusion in its
-batch, same record hash). One round of signed storage receipts is enough for
-audit records, which never conflict (reference/consortium.md, the box at the top).
+batch, same record hash, and the same principals as the certificate: members
+sign the principals they computed from the statement). One round of signed
+storage receipts is enough for audit records, which never conflict
+(reference/consortium.md, the box at the top).
 
 The originating node assembles one with :class:`CertificateBuilder`; anyone
 checks one with :func:`verify_certificate`, and, given a member's verified
@@ -35,7 +37,7 @@ from accord.errors import (
 from accord.quorum.consortium import Consortium
 from accord.quorum.logleaf import verify_receipt_in_log
 from accord.quorum.names import is_org_id, is_principal
-from accord.quorum.receipts import SignedReceipt, verify_signed_receipt
+from accord.quorum.receipts import SignedReceipt, VerifiedBatches, verify_signed_receipt
 from accord.quorum.trustset import MAX_TRUST_SET, TrustSet, TrustSetLookup
 from accord.quorum.vkeys import public_key
 
@@ -194,9 +196,14 @@ class Certificate:
 
 
 def _check_receipt(
-    signed: SignedReceipt, label: str, record: bytes, consortium: Consortium
+    signed: SignedReceipt,
+    label: str,
+    record: bytes,
+    consortium: Consortium,
+    principals: frozenset[str],
+    verified: VerifiedBatches | None,
 ) -> None:
-    """Verify one receipt for ``record`` against the consortium file.
+    """Verify one receipt for ``record`` about ``principals`` against the consortium file.
 
     ``label`` says which receipt in messages (``receipt 2``).
     """
@@ -219,8 +226,14 @@ def _check_receipt(
             f"{where} names log {receipt.origin!r}; the consortium file gives {member.origin!r}",
             org=org,
         )
+    if frozenset(receipt.principals) != principals:
+        raise VerificationError(
+            f"{where} names principals {list(receipt.principals)}, but the certificate "
+            f"covers {sorted(principals)}",
+            org=org,
+        )
     try:
-        verify_signed_receipt(signed, public_key(member.log_key))
+        verify_signed_receipt(signed, public_key(member.log_key), verified=verified)
     except BadSignatureError:
         raise BadSignatureError(
             f"{where}: the batch signature does not verify with {org}'s log key "
@@ -246,25 +259,30 @@ def verify_certificate(
     trust_set_for: TrustSetLookup | None = None,
     *,
     principals: Collection[str] | None = None,
+    verified: VerifiedBatches | None = None,
 ) -> None:
     """Raise unless ``cert`` shows its record is final (formats.md section 6).
 
     ``trust_set_for`` gives a principal's own trust set (None: the consortium's
-    default). ``principals``, when given, are the record's principals as the
-    verifier knows them (from the record itself); the certificate must cover
-    exactly those. Pass them whenever principals can have their own trust sets:
-    receipts do not sign the principals (formats.md section 6), so without them
-    a certificate relabelled to name a principal with a weaker trust set would
-    verify.
+    default; ``accord.quorum.member_trust_sets`` adds the member orgs'
+    principals). Every receipt must name exactly the certificate's principals
+    (members sign the principals they computed from the statement), so a
+    certificate relabelled to name a principal with a weaker trust set, or
+    leaving one out, does not verify. ``principals``, when given, are the
+    record's principals as the verifier knows them (from the record itself);
+    the certificate must cover exactly those. ``verified`` remembers batch
+    signatures already checked (one Ed25519 verification per batch when many
+    certificates share batches).
 
     Raises VerificationError when the originating org is not a member, the
-    principals differ, or a trust set (or its claimed threshold) differs from
-    the consortium's; UnknownKeyError for a receipt from an org outside the
-    consortium (or a trust set naming one); VerificationError for a receipt of
-    another record or log; BadSignatureError naming the member whose signature
-    fails; BadProofError/RootMismatchError for a receipt not in its batch; and
-    QuorumNotMetError naming the set and how many valid receipts of how many
-    needed. Each member counts once per set, however many receipts it gave.
+    principals differ (from ``principals`` or in a receipt), or a trust set (or
+    its claimed threshold) differs from the consortium's; UnknownKeyError for a
+    receipt from an org outside the consortium (or a trust set naming one);
+    VerificationError for a receipt of another record or log; BadSignatureError
+    naming the member whose signature fails; BadProofError/RootMismatchError for
+    a receipt not in its batch; and QuorumNotMetError naming the set and how
+    many valid receipts of how many needed. Each member counts once per set,
+    however many receipts it gave.
     """
     if cert.org not in consortium.orgs:
         raise VerificationError(
@@ -293,8 +311,9 @@ def verify_certificate(
                 f"differs from the consortium's ({expected.describe()})",
                 principal=p,
             )
+    covered = frozenset(listed)
     for j, signed in enumerate(cert.receipts):
-        _check_receipt(signed, f"receipt {j}", cert.record, consortium)
+        _check_receipt(signed, f"receipt {j}", cert.record, consortium, covered, verified)
     signers = cert.signers
     for entry in cert.trust_sets:
         _require_quorum(entry.principal, entry.trust_set, signers)
@@ -363,19 +382,22 @@ class CertificateBuilder:
     def signers(self) -> frozenset[str]:
         return frozenset(self._receipts)
 
-    def add(self, signed: SignedReceipt) -> bool:
+    def add(self, signed: SignedReceipt, *, verified: VerifiedBatches | None = None) -> bool:
         """Take one receipt; True if it was kept.
 
         Ignored (False): a receipt from an org in none of the trust sets (non-members
         of the consortium included) and a second receipt from an org already
         counted. Raised (the member answered wrongly; the shell may retry it):
-        VerificationError for another record or log, BadSignatureError or a proof
-        error for a receipt that does not verify.
+        VerificationError for another record, log or set of principals,
+        BadSignatureError or a proof error for a receipt that does not verify.
+        ``verified`` remembers batch signatures already checked.
         """
         org = signed.receipt.org
         if org in self._receipts or not any(org in ts.members for ts in self._sets.values()):
             return False
-        _check_receipt(signed, "receipt", self._record, self._consortium)
+        _check_receipt(
+            signed, "receipt", self._record, self._consortium, frozenset(self._sets), verified
+        )
         self._receipts[org] = signed
         return True
 

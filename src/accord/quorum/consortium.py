@@ -15,6 +15,7 @@ two files have the same digest exactly when they parse to equal values
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -173,6 +174,7 @@ class Consortium:
     members: tuple[Member, ...]
     witness_k: int
     trust: TrustSet
+    _orgs: tuple[str, ...] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not is_org_id(self.id):
@@ -182,6 +184,7 @@ class Consortium:
         if len(self.members) > MAX_MEMBERS:
             raise _bad("members", f"at most {MAX_MEMBERS} members")
         _check_distinct(self.members)
+        object.__setattr__(self, "_orgs", tuple(m.org for m in self.members))
         k = self.witness_k
         if type(k) is not int or not 0 <= k <= len(self.members) - 1:
             raise _bad(
@@ -200,7 +203,7 @@ class Consortium:
 
     @property
     def orgs(self) -> tuple[str, ...]:
-        return tuple(m.org for m in self.members)
+        return self._orgs
 
     def member(self, org: str) -> Member:
         """The member ``org``; NotFoundError if the consortium does not name it."""

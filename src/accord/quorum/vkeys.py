@@ -9,6 +9,7 @@ validated strings; :func:`public_key` turns one into a key object.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -50,7 +51,18 @@ def check_vkey(vkey: str, sigtype: int) -> str:
 
 
 def public_key(vkey: str) -> Ed25519PublicKey:
-    """The Ed25519 public key inside a verifier key (type 0x01 or 0x04)."""
+    """The Ed25519 public key inside a verifier key (type 0x01 or 0x04).
+
+    Parsed keys are remembered (a verifier checks the same few members' keys for
+    every receipt).
+    """
+    if not isinstance(vkey, str):
+        raise MalformedError(_WHAT, "must be a string")
+    return _public_key(vkey)
+
+
+@lru_cache(maxsize=1024)
+def _public_key(vkey: str) -> Ed25519PublicKey:
     return _parse(vkey).ed25519()
 
 

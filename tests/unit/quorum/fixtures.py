@@ -81,14 +81,24 @@ def consortium(
 
 
 def receipt(
-    org: str, record: bytes = RECORD, index: int = 7, log_ts: int = 1_710_000_000_123
+    org: str,
+    record: bytes = RECORD,
+    index: int = 7,
+    log_ts: int = 1_710_000_000_123,
+    principals: tuple[str, ...] = (P1,),
 ) -> Receipt:
-    return Receipt(record, org, origin(org), index, log_ts)
+    return Receipt(record, org, origin(org), index, log_ts, principals)
 
 
-def signed(org: str, record: bytes = RECORD, ts: int = 1_710_000_000_500) -> SignedReceipt:
-    """``org``'s receipt for ``record``, alone in its batch."""
-    return sign_receipts([receipt(org, record)], org, origin(org), ts, log_key(org))[0]
+def signed(
+    org: str,
+    record: bytes = RECORD,
+    ts: int = 1_710_000_000_500,
+    principals: tuple[str, ...] = (P1,),
+) -> SignedReceipt:
+    """``org``'s receipt for ``record`` about ``principals``, alone in its batch."""
+    r = receipt(org, record, principals=principals)
+    return sign_receipts([r], org, origin(org), ts, log_key(org))[0]
 
 
 def header_leaf(record: bytes = RECORD, log_ts: int = 1_710_000_000_123, **extra: object) -> bytes:

@@ -26,6 +26,7 @@ from accord.quorum import (
     Consortium,
     PrincipalTrustSet,
     TrustSet,
+    VerifiedBatches,
     sign_receipts,
     verify_certificate,
 )
@@ -118,20 +119,45 @@ def test_builder_needs_every_principals_quorum() -> None:
     }
     b = CertificateBuilder(RECORD, "cornell", sets, c5)
     assert b.missing() == {P1: 2, P2: 3}
-    b.add(signed("cornell"))
-    b.add(signed("nyu"))
+    both = (P1, P2)
+    b.add(signed("cornell", principals=both))
+    b.add(signed("nyu", principals=both))
     assert b.missing() == {P2: 1}  # P1 is met by cornell and nyu
     assert not b.complete
     assert b.waiting_for() == {"bellevue", "mount-sinai"}  # mskcc would not help
-    b.add(signed("mskcc"))
+    b.add(signed("mskcc", principals=both))
     assert not b.complete
-    b.add(signed("mount-sinai"))
+    b.add(signed("mount-sinai", principals=both))
     assert b.complete
     cert = b.certificate()
     assert [t.principal for t in cert.trust_sets] == [P1, P2]
     verify_certificate(cert, c5, lambda p: sets[p])
     with pytest.raises(VerificationError, match="differs from the consortium's"):
         verify_certificate(cert, c5)  # with the default sets, P2's entry is wrong
+
+
+@pytest.mark.parametrize(
+    ("mutation", "principals"), [("another principal", (P2,)), ("one more", (P1, P2))]
+)
+def test_builder_refuses_receipts_naming_other_principals(
+    mutation: str, principals: tuple[str, ...]
+) -> None:
+    b = builder_for(("cornell", "nyu", "mskcc"), C)
+    with pytest.raises(VerificationError, match="names principals"):
+        b.add(signed("nyu", principals=principals))
+    assert b.signers == frozenset()
+
+
+def test_builder_with_a_memo_verifies_each_batch_once() -> None:
+    memo = VerifiedBatches()
+    b = builder_for(("cornell", "nyu", "mskcc"), C)
+    assert b.add(signed("nyu"), verified=memo)
+    assert len(memo) == 1
+    forged = dataclasses.replace(signed("cornell"), sig=signed("mskcc").sig)
+    with pytest.raises(BadSignatureError):
+        b.add(forged, verified=memo)
+    assert b.add(signed("cornell"), verified=memo)
+    assert len(memo) == 2
 
 
 def test_builder_preconditions() -> None:
@@ -281,17 +307,58 @@ def test_principals_must_match_when_known() -> None:
         verify_certificate(_cert("cornell", "nyu"), C, principals=[P2])
 
 
-def test_substituted_principal_is_caught_only_when_the_principals_are_known() -> None:
-    """Receipts do not sign the principals (formats.md section 6): a certificate for P1,
-    whose own set needs both cornell and nyu, relabelled as P2 (default set, 2 of 3)."""
+def test_substituted_principal_is_caught_by_the_signed_principals() -> None:
+    """Receipts sign the principals (formats.md section 6): a certificate for P1, whose
+    own set needs both cornell and nyu, relabelled as P2 (default set, 2 of 3), fails
+    even when the verifier does not know the record's principals."""
     own = {P1: TrustSet(("cornell", "nyu"))}
     lookup = own.get
     relabelled = _cert("cornell", "mskcc", principal=P2)
+    with pytest.raises(VerificationError, match=f"names principals \\['{P1}'\\]"):
+        verify_certificate(relabelled, C, lookup)
     with pytest.raises(VerificationError, match="but the record is about"):
         verify_certificate(relabelled, C, lookup, principals=[P1])
     honest = _cert("cornell", "mskcc", trust=own[P1])
     with pytest.raises(QuorumNotMetError, match="1 valid receipt of 2 needed"):
-        verify_certificate(honest, C, lookup, principals=[P1])
+        verify_certificate(honest, C, lookup)
+
+
+def test_a_principal_left_out_of_the_certificate_is_caught() -> None:
+    """A record about P1 and P2 certified as if it were about P1 alone (P2's set is
+    stricter): the receipts name both, so the certificate does not verify."""
+    both = (P1, P2)
+    cert = Certificate(
+        RECORD,
+        "cornell",
+        (PrincipalTrustSet.of(P1, C.trust),),
+        (signed("cornell", principals=both), signed("nyu", principals=both)),
+    )
+    with pytest.raises(VerificationError, match="but the certificate covers"):
+        verify_certificate(cert, C)
+    full = dataclasses.replace(
+        cert, trust_sets=(PrincipalTrustSet.of(P1, C.trust), PrincipalTrustSet.of(P2, C.trust))
+    )
+    verify_certificate(full, C)
+
+
+def test_one_receipt_naming_other_principals_spoils_the_certificate() -> None:
+    cert = dataclasses.replace(
+        _cert("cornell", "nyu"), receipts=(signed("cornell"), signed("nyu", principals=(P2,)))
+    )
+    with pytest.raises(VerificationError, match="receipt 1 from nyu names principals"):
+        verify_certificate(cert, C)
+
+
+def test_verify_certificate_with_a_memo_still_refuses_forgeries() -> None:
+    memo = VerifiedBatches()
+    verify_certificate(_cert("cornell", "nyu"), C, verified=memo)
+    assert len(memo) == 2
+    verify_certificate(_cert("cornell", "nyu"), C, verified=memo)
+    assert len(memo) == 2
+    forged = dataclasses.replace(signed("nyu"), sig=signed("mskcc").sig)
+    cert = dataclasses.replace(_cert("cornell"), receipts=(signed("cornell"), forged))
+    with pytest.raises(BadSignatureError):
+        verify_certificate(cert, C, verified=memo)
 
 
 def test_originating_org_must_be_a_member() -> None:

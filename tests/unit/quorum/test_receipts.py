@@ -19,7 +19,7 @@ from accord.errors import (
 from accord.merkle import leaf_hash, root_hash
 from accord.quorum import Receipt, ReceiptBatch, SignedReceipt, sign_receipts, verify_signed_receipt
 from accord.quorum.receipts import DOMAIN
-from tests.unit.quorum.fixtures import RECORD, log_key, origin, receipt
+from tests.unit.quorum.fixtures import P1, P2, RECORD, log_key, origin, receipt
 
 NYU = log_key("nyu").public_key()
 TS = 1_710_000_000_900
@@ -62,6 +62,7 @@ def test_batch_matches_formats_md_section_6() -> None:
         "origin": "accord.example/demo/nyu",
         "index": 100,
         "log_ts": 5000,
+        "principals": [P1],
     }
     # The signature covers the domain prefix and the canonical batch, nothing else.
     NYU.verify(signed[0].sig, DOMAIN.encode() + canonical(batch.to_json()))
@@ -90,6 +91,16 @@ TAMPERED: list[tuple[str, Callable[[], SignedReceipt], type[VerificationError]]]
     (
         "receipt log_ts",
         lambda: dataclasses.replace(SIGNED, receipt=dataclasses.replace(R, log_ts=0)),
+        RootMismatchError,
+    ),
+    (
+        "receipt principals relabelled",
+        lambda: dataclasses.replace(SIGNED, receipt=dataclasses.replace(R, principals=(P2,))),
+        RootMismatchError,
+    ),
+    (
+        "receipt principal added",
+        lambda: dataclasses.replace(SIGNED, receipt=dataclasses.replace(R, principals=(P1, P2))),
         RootMismatchError,
     ),
     (
@@ -235,6 +246,19 @@ MALFORMED: list[tuple[str, object]] = [
     ("receipt index too large", _receipt_with(index=2**53)),
     ("receipt log_ts a string", _receipt_with(log_ts="5")),
     ("receipt extra key", _receipt_with(extra=1)),
+    (
+        "receipt missing principals",
+        {**_json(), "receipt": {k: v for k, v in R.to_json().items() if k != "principals"}},
+    ),
+    ("receipt principals empty", _receipt_with(principals=[])),
+    ("receipt principals not a list", _receipt_with(principals=P1)),
+    ("receipt principal not hex", _receipt_with(principals=["patient-0001"])),
+    ("receipt principal upper case", _receipt_with(principals=[P1.upper().replace("1", "A")])),
+    ("receipt principal short", _receipt_with(principals=[P1[:30]])),
+    ("receipt principal a number", _receipt_with(principals=[11])),
+    ("receipt principals unsorted", _receipt_with(principals=[P2, P1])),
+    ("receipt principals repeated", _receipt_with(principals=[P1, P1])),
+    ("receipt principals too many", _receipt_with(principals=[f"{i:032x}" for i in range(65)])),
     ("batch v 2", _batch_with(v=2)),
     ("batch count 0", _batch_with(count=0)),
     ("batch count too large", _batch_with(count=(1 << 16) + 1)),
@@ -264,6 +288,12 @@ def test_sign_receipts_preconditions() -> None:
 
 def test_receipt_values_are_checked() -> None:
     with pytest.raises(MalformedError, match="32-byte"):
-        Receipt(b"\x00" * 31, "nyu", origin("nyu"), 0, 0)
+        Receipt(b"\x00" * 31, "nyu", origin("nyu"), 0, 0, (P1,))
     with pytest.raises(MalformedError, match="index"):
-        Receipt(RECORD, "nyu", origin("nyu"), True, 0)
+        Receipt(RECORD, "nyu", origin("nyu"), True, 0, (P1,))
+    with pytest.raises(MalformedError, match="principals must be 1 to"):
+        Receipt(RECORD, "nyu", origin("nyu"), 0, 0, ())
+    with pytest.raises(MalformedError, match="principals must be 1 to"):
+        Receipt(RECORD, "nyu", origin("nyu"), 0, 0, [P1])  # type: ignore[arg-type]
+    with pytest.raises(MalformedError, match="sorted and distinct"):
+        Receipt(RECORD, "nyu", origin("nyu"), 0, 0, (P2, P1))
