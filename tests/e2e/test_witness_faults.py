@@ -154,9 +154,14 @@ def _until(probe: Callable[[], bool], what: str, timeout: float = 30) -> None:
 def test_a_killed_witness_is_retried_after_it_restarts(cluster: Cluster, tmp_path: Path) -> None:
     c = cluster
     cornell = c.root / "cornell"
+    # Every member's gateway source is registered at unseal and replicated to the others:
+    # wait until cornell's log holds all three and its latest checkpoint has k = 2.
+    def settled() -> bool:
+        size = httpx.get(f"{c.url('cornell')}/v1/health", timeout=5).json()["size"]
+        return size >= 6 and _served(c, "cornell") == size
+
+    _until(settled, "the first checkpoint with k = 2")
     first = httpx.get(f"{c.url('cornell')}/v1/health", timeout=5).json()["size"]
-    assert first >= 1  # the node's own gateway source, registered at unseal
-    _until(lambda: _served(c, "cornell") == first, "the first checkpoint with k = 2")
 
     c.kill("mskcc")
     # What mskcc's witness answered before the kill was committed first (fsync before answer).
