@@ -154,6 +154,7 @@ def _until(probe: Callable[[], bool], what: str, timeout: float = 30) -> None:
 def test_a_killed_witness_is_retried_after_it_restarts(cluster: Cluster, tmp_path: Path) -> None:
     c = cluster
     cornell = c.root / "cornell"
+
     # Every member's gateway source is registered at unseal and replicated to the others:
     # wait until cornell's log holds all three and its latest checkpoint has k = 2.
     def settled() -> bool:
