@@ -12,6 +12,9 @@ def register(app: typer.Typer) -> None:
     from accord.cli import node_cmds
 
     node_cmds.register(app)
+    from accord.cli import demo_cmds
+
+    demo_cmds.register(app)
     from accord.cli.consortium_cmds import consortium_app
 
     app.add_typer(consortium_app, name="consortium")
