@@ -27,3 +27,6 @@ def register(app: typer.Typer) -> None:
     from accord.cli import certificate_cmds
 
     certificate_cmds.register(app)
+    from accord.cli import log_cmds
+
+    log_cmds.register(app)
