@@ -147,7 +147,7 @@ def test_a_session_by_hand(hand_log: HandLog, tmp_path: Path) -> None:
     entries = [a for e in ENTRIES[2:5] for a in ("--entry", e.decode())]
     out = ok("log", "verify", str(rng), "--checkpoint", str(cp_path), "--vkey", vkey, *entries)
     assert out.startswith(f"verified: entries [2, 5) are in {log.origin} at size 7")
-    assert "the 3 entries given" in out
+    assert "the 3 entries given have the proven leaf hashes" in out
 
     # Consistency 3 -> 7, both roots from signed checkpoints.
     con = tmp_path / "consistency.json"

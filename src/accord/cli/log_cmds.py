@@ -520,8 +520,11 @@ def verify(
                 f"  root1 {result['root1']} is as the proof states it; "
                 "give --old-checkpoint to check it against a signed checkpoint"
             )
-    if result["entries_checked"]:
-        typer.echo(f"  and the {result['entries_checked']} entries given have the proven hashes")
+    if result["entries_checked"] == 1:
+        typer.echo("  and the entry given has the proven leaf hash")
+    elif result["entries_checked"]:
+        count = result["entries_checked"]
+        typer.echo(f"  and the {count} entries given have the proven leaf hashes")
 
 
 def register(app: typer.Typer) -> None:

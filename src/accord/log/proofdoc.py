@@ -274,7 +274,7 @@ def open_checkpoint(note: str | bytes, verifier: Verifier) -> Checkpoint:
 def _same_tree(what: str, doc_size: int, doc_root: bytes, cp: Checkpoint) -> None:
     if doc_size != cp.size:
         raise BadProofError(
-            f"{what} is for a tree of size {doc_size}, the checkpoint is at size {cp.size}",
+            f"{what} is for size {doc_size}, the checkpoint for size {cp.size}",
             proof_size=doc_size,
             checkpoint_size=cp.size,
         )

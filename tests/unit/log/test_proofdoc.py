@@ -86,12 +86,12 @@ def test_verify_with_entries_and_old_checkpoint() -> None:
         verify_proof_doc(consistency(), CP13, entries=[])
     # The old checkpoint must be the tree at size1.
     cp6 = open_checkpoint(_note(6), LOG.verifier())
-    with pytest.raises(BadProofError, match="size 5, the checkpoint is at size 6"):
+    with pytest.raises(BadProofError, match="size 5, the checkpoint for size 6"):
         verify_proof_doc(consistency(), CP13, old_checkpoint=cp6)
 
 
 def test_wrong_size_origin_and_claimed_roots() -> None:
-    with pytest.raises(BadProofError, match="size 5, the checkpoint is at size 13"):
+    with pytest.raises(BadProofError, match="size 5, the checkpoint for size 13"):
         verify_proof_doc(inclusion(2, 5), CP13)
     verify_proof_doc(inclusion(2, 5), CP5)
     doc = inclusion()
