@@ -99,7 +99,7 @@ def test_a_session_by_hand(hand_log: HandLog, tmp_path: Path) -> None:
     cp3 = _checkpoint(log, tmp_path / "cp3.txt")
     assert (cp3.origin, cp3.size) == (log.origin, 3)
 
-    lines = ok("log", "append", log.url, stdin="one\ntwo\n\nthree\n")
+    lines = ok("log", "append", log.url, stdin="one\ntwo\r\n\nthree\n")
     assert lines.strip() == "appended 3 entries at index 3; size 6"
     (tmp_path / "four.txt").write_bytes(b"four")
     assert ok_json("log", "append", log.url, "--file", str(tmp_path / "four.txt"))["first"] == 6
@@ -311,6 +311,9 @@ def test_missing_log_and_bad_urls(tmp_path: Path) -> None:
     assert "error (store): postgresql" in err
     assert "s3cret" not in err  # a URL's password is never echoed
     assert not (tmp_path / "k").exists()
+    err = refused(2, "log", "init", str(tmp_path / "no" / "such.db"))
+    assert "cannot create key file" in err
+    assert not (tmp_path / "no").exists()
     err = refused(2, "log", "init", str(tmp_path / "bad.db"), "--origin", "has space")
     assert "log origin" in err
     assert not (tmp_path / "bad.db").exists()

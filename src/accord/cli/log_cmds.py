@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from accord.cli.output import fail, print_json
-from accord.errors import AccordError, NotFoundError, StoreError, UsageError
+from accord.errors import AccordError, NotFoundError, UsageError
 from accord.log import Log
 from accord.log.checkpoints import check_origin
 from accord.log.proofdoc import (
@@ -146,7 +146,7 @@ def _write_signer(path: Path, signer: Signer) -> None:
     except FileExistsError:
         raise UsageError(f"key file {path} already exists; refusing to overwrite it") from None
     except OSError as exc:
-        raise StoreError(f"cannot create key file {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot create key file {path}: {exc.strerror}") from None
     try:
         os.write(fd, (signer.format() + "\n").encode("utf-8"))
         os.fsync(fd)
@@ -223,13 +223,14 @@ def _entries(data: list[str] | None, file: Path | None, lines: bool) -> list[byt
             raise UsageError("--lines splits a file or stdin, not arguments")
         return [os.fsencode(d) for d in data]
     if file is None:
-        if sys.stdin.isatty():
+        if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("no entries: give DATA arguments, --file F, or lines on stdin")
         file, lines = Path("-"), True
     raw = _read_file(file, "entry file")
     if not lines:
         return [raw]
-    return [line for line in raw.split(b"\n") if line.rstrip(b"\r")]
+    split = (line[:-1] if line.endswith(b"\r") else line for line in raw.split(b"\n"))
+    return [line for line in split if line]
 
 
 @log_app.command("append")
@@ -243,7 +244,10 @@ def append(
         typer.Option("--file", help="Append this file as one entry ('-': stdin).", dir_okay=False),
     ] = None,
     lines: Annotated[
-        bool, typer.Option("--lines", help="One entry per non-empty line of --file.")
+        bool,
+        typer.Option(
+            "--lines", help="One entry per non-empty line of --file (CR LF ends a line too)."
+        ),
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
