@@ -148,10 +148,14 @@ def _write_signer(path: Path, signer: Signer) -> None:
     except OSError as exc:
         raise UsageError(f"cannot create key file {path}: {exc.strerror}") from None
     try:
-        os.write(fd, (signer.format() + "\n").encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        try:
+            os.write(fd, (signer.format() + "\n").encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        path.unlink(missing_ok=True)  # never leave half a key behind
+        raise UsageError(f"cannot write key file {path}: {exc.strerror}") from None
 
 
 # -- init, append, checkpoint ----------------------------------------------------------------
