@@ -19,7 +19,8 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from accord.errors import UsageError
+from accord.errors import MalformedError, UsageError
+from accord.keys import body_key_version
 from accord.store.migrations import Step
 
 if TYPE_CHECKING:
@@ -98,13 +99,13 @@ class KeyActions:
     ) -> KeyAction:
         at = self._node.clock_ms()
         with self._node.db.transaction() as tx:
+            row = tx.fetchone("SELECT COALESCE(MAX(seq), 0) + 1 FROM key_actions")
+            seq = int(row[0]) if row is not None else 1
             tx.execute(
-                "INSERT INTO key_actions (action, principal, versions, records, at_ms, actor)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (action, principal, versions, records, at, actor),
+                "INSERT INTO key_actions (seq, action, principal, versions, records, at_ms, actor)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (seq, action, principal, versions, records, at, actor),
             )
-        row = self._node.db.fetchone("SELECT MAX(seq) FROM key_actions")
-        seq = int(row[0]) if row is not None and row[0] is not None else 0
         return KeyAction(seq, action, principal.hex(), versions, records, at, actor)
 
     def shred(self, patient: str, *, actor: str = "") -> KeyAction:
@@ -130,6 +131,33 @@ class KeyActions:
             key = node.datakeys.rotate(principal)
             records = self._records(principal)
             return self._record("rotate", principal, key.version, len(records), actor)
+
+    def shredded_records(self, patient: str) -> int:
+        """How many records of this patient held here have a body whose data key was
+        shredded (for reports and FHIR searches to say so). SealedError while sealed."""
+        principal = self.principal(patient)
+        db = self._node.db
+        head = db.fetchone("SELECT latest FROM data_key_heads WHERE principal = ?", (principal,))
+        if head is None:
+            return 0
+        live = {
+            int(r[0])
+            for r in db.fetchall("SELECT version FROM data_keys WHERE principal = ?", (principal,))
+        }
+        rows = db.fetchall(
+            "SELECT b.blob FROM records r JOIN record_bodies b ON b.hash = r.hash"
+            " WHERE r.principal = ?",
+            (principal,),
+        )
+        count = 0
+        for (blob,) in rows:
+            try:
+                version = body_key_version(bytes(blob))
+            except MalformedError:
+                continue  # a body stored in the clear (benchmark switch): never shredded
+            if version not in live:
+                count += 1
+        return count
 
     def history(self, limit: int = 1000) -> list[KeyAction]:
         rows = self._node.db.fetchall(
