@@ -20,12 +20,15 @@ from accord.errors import (
     SealedError,
     ShreddedError,
     UsageError,
+    VerificationError,
 )
-from accord.keys import ShareFile, body_key_version, read_keystore
+from accord.keys import ShareFile, body_key_version, check_master, read_keystore, recover_master
+from accord.keys.datakeys import DATA_KEYS_KEK_LABEL
 from accord.keys.files import KEYSTORE_FILE
+from accord.keys.wrapping import derive_kek, unwrap
 from accord.merkle import leaf_hash, verify_consistency, verify_inclusion
 from accord.node.initdir import init_node
-from accord.node.keyshares import resplit_node
+from accord.node.keyshares import NEXT_KEYSTORE_FILE, rekey_node, resplit_node
 from accord.node.service import Node
 from accord.note import Checkpoint, verify_cosigned_checkpoint
 from accord.records import SignedStatement
@@ -254,9 +257,10 @@ def test_cli_shred_and_rotate_over_http(rn: RunningNode) -> None:
 # -- accord keys init: re-splitting a stopped node's master key ----------------------------
 
 
-def _stopped_node(tmp_path: Path) -> tuple[Path, list[Path], list[str]]:
+def _stopped_node(tmp_path: Path, db_url: str | None = None) -> tuple[Path, list[Path], list[str]]:
     """A node directory with some records in it, stopped; its shares; the records."""
-    result = init_node(tmp_path / "node", "cornell", shares=3, threshold=2)
+    database = None if db_url is None or db_url.endswith(".db") else db_url
+    result = init_node(tmp_path / "node", "cornell", shares=3, threshold=2, database=database)
     node = Node.open(result.directory)
     node.start()
     try:
@@ -267,6 +271,10 @@ def _stopped_node(tmp_path: Path) -> tuple[Path, list[Path], list[str]]:
         node.register_source("ehr", key.public_raw)
         signed = [key.sign(access_statement(patient=ALICE)) for _ in range(3)]
         node.process_submit([s.to_json() for s in signed])
+        node.key_actions.rotate(ALICE)
+        more = [key.sign(access_statement(patient=p)) for p in (ALICE, BOB)]
+        node.process_submit([s.to_json() for s in more])
+        signed += more
     finally:
         node.stop()
     return result.directory, result.share_files, [s.record_hash.hex() for s in signed]
@@ -306,7 +314,7 @@ def test_keys_init_resplits_and_old_shares_stop_working(tmp_path: Path) -> None:
             row = node.record_row(bytes.fromhex(record))
             assert row[2] is not None
             body = node.body(bytes.fromhex(record), row[2])
-            assert SignedStatement.parse(body).statement.fields["patient"] == ALICE
+            assert SignedStatement.parse(body).statement.fields["patient"] in (ALICE, BOB)
     finally:
         node.stop()
 
@@ -356,3 +364,82 @@ def test_keys_init_refusals_change_nothing(tmp_path: Path) -> None:
     )
     assert cli.exit_code == 2
     assert "more than the shares" in cli.output
+
+
+def _reads_everything(directory: Path, shares: list[Path], records: list[str]) -> None:
+    """The node in ``directory`` unseals with ``shares`` and decrypts every record."""
+    node = Node.open(directory)
+    node.start()
+    try:
+        assert node.unseal_with([p.read_text() for p in shares]).sealed is False
+        assert node.keys is not None
+        assert node.keys.log.verifier().format() == node.config.node.log_key  # same log key
+        for record in records:
+            row = node.record_row(bytes.fromhex(record))
+            assert row[2] is not None
+            body = node.body(bytes.fromhex(record), row[2])
+            assert SignedStatement.parse(body).record_hash.hex() == record
+    finally:
+        node.stop()
+
+
+def test_keys_init_new_master_key_rewraps_everything(tmp_path: Path, db_url: str) -> None:
+    directory, old, records = _stopped_node(tmp_path, db_url)
+    old_keystore = read_keystore(directory / KEYSTORE_FILE)
+    old_master = recover_master(old_keystore, [ShareFile.parse(p.read_text()) for p in old[:2]])
+    _register()
+    out = tmp_path / "custodians"
+    done = CliRunner().invoke(
+        app,
+        [
+            *("keys", "init", str(directory), "--shares", "4", "--threshold", "2"),
+            *("--out", str(out), "--share", str(old[1]), "--share", str(old[2])),
+            "--new-master-key",
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    assert "replaced" in done.output
+    new = sorted(out.glob("*.json"))
+    keystore = read_keystore(directory / KEYSTORE_FILE)
+    assert keystore.names == old_keystore.names
+    assert keystore.secrets != old_keystore.secrets  # re-wrapped under the new key
+    assert not (directory / NEXT_KEYSTORE_FILE).exists()
+    # the old master key (k old shares and a copy of the old keystore) opens nothing now
+    with pytest.raises(VerificationError):
+        check_master(keystore, old_master)
+    node = Node.open(directory)
+    try:
+        rows = node.db.fetchall("SELECT principal, version, wrapped FROM data_keys")
+    finally:
+        node.stop()
+    assert len(rows) == 4  # Alice v1, v2; Bob v1; the org's own records (source registration)
+    old_kek = derive_kek(old_master, DATA_KEYS_KEK_LABEL)
+    for principal, version, wrapped in rows:
+        aad = bytes(principal) + int(version).to_bytes(4, "big")
+        with pytest.raises(VerificationError):
+            unwrap(old_kek, bytes(wrapped), aad, "data key")
+    node = Node.open(directory)
+    try:
+        with pytest.raises(BadShareError, match="foreign"):
+            node.unseal_with([p.read_text() for p in old[:2]])
+    finally:
+        node.stop()
+    _reads_everything(directory, new[2:], records)
+
+
+def test_an_interrupted_new_master_key_is_finished_or_undone(tmp_path: Path) -> None:
+    directory, old, records = _stopped_node(tmp_path)
+    # the data keys were re-wrapped (committed) but the new keystore not yet renamed over
+    out = tmp_path / "new"
+    rekey_node(directory, old[:2], threshold=2, shares=3, out=out, finish=False)
+    assert (directory / NEXT_KEYSTORE_FILE).exists()
+    new = sorted(out.glob("*.json"))
+    _reads_everything(directory, new[:2], records)  # opening the node completed it
+    assert not (directory / NEXT_KEYSTORE_FILE).exists()
+    # a pending keystore whose re-wrap never committed is dropped; the current one stays
+    stray = tmp_path / "stray"
+    (stray / "node").mkdir(parents=True)
+    other = init_node(stray / "node", "cornell")
+    (directory / NEXT_KEYSTORE_FILE).write_bytes((other.directory / KEYSTORE_FILE).read_bytes())
+    _reads_everything(directory, new[1:], records)
+    assert not (directory / NEXT_KEYSTORE_FILE).exists()

@@ -44,15 +44,28 @@ def init(
         list[Path] | None,
         typer.Option("--share", help="A current share file (k of them; repeat the option)."),
     ] = None,
+    new_master_key: Annotated[
+        bool,
+        typer.Option(
+            "--new-master-key",
+            help="Also replace the master key (re-wrap every secret and data key under a new one).",
+        ),
+    ] = False,
 ) -> None:
-    """Re-split a stopped node's master key into N new shares (k needed); old ones stop working."""
-    from accord.node.keyshares import resplit_node
+    """Re-split a stopped node's master key into N new shares (k needed); old ones stop working.
 
-    result = handle_errors(resplit_node)(
+    With --new-master-key the master key itself is replaced and every key it wrapped is
+    re-wrapped, so that old shares and old keystore copies open nothing.
+    """
+    from accord.node.keyshares import rekey_node, resplit_node
+
+    make = rekey_node if new_master_key else resplit_node
+    result = handle_errors(make)(
         directory, share or [], threshold=threshold, shares=shares, out=out_dir
     )
+    what = "replaced" if new_master_key else "re-split"
     out.print(
-        f"master key of {directory} re-split: {result.shares} shares, {result.threshold} "
+        f"master key of {directory} {what}: {result.shares} shares, {result.threshold} "
         f"needed (keyset {result.keyset}; shares of keyset {result.old_keyset} no longer work)"
     )
     for path in result.files:

@@ -42,6 +42,15 @@ KEY_ACTION_STEPS: Final = (
             " actor TEXT NOT NULL)",  # the admin token id ('' from inside the process)
         ),
     ),
+    Step(
+        "002-master-key",
+        (
+            # The keyset of the master key the data keys are wrapped under, written in the
+            # same transaction that re-wraps them (accord keys init --new-master-key): it
+            # tells a node whether a pending keystore.next.json was committed.
+            "CREATE TABLE master_key (id INTEGER PRIMARY KEY, keyset TEXT NOT NULL)",
+        ),
+    ),
 )
 
 _MAX_ID: Final = 256

@@ -36,8 +36,9 @@ from accord.node.config import NodeConfig, load_config
 from accord.node.datakeystore import SqlDataKeyStorage
 from accord.node.indexing import NodeIndex
 from accord.node.ingest import Prepared, Validator
-from accord.node.keyactions import KeyActions
+from accord.node.keyactions import KEY_ACTION_STEPS, KeyActions
 from accord.node.keyring import NodeKeys
+from accord.node.keyshares import finish_rekey
 from accord.node.membership import check_membership, read_consortium
 from accord.node.metrics import NodeMetrics
 from accord.node.peers import Peers
@@ -97,6 +98,10 @@ class Node:
         if consortium_path is not None:
             self.consortium = read_consortium(consortium_path)
             check_membership(self.consortium, config.node)
+        # An interrupted `accord keys init --new-master-key` is finished (or undone) first.
+        self.db.migrate("key_actions", KEY_ACTION_STEPS)
+        if finish_rekey(directory, self.db) is not None:
+            _log.warning("finished an interrupted master-key change in %s", directory)
         self.vault = Vault(read_keystore(directory / KEYSTORE_FILE))
         self.keys: NodeKeys | None = None
         self.tokens = Tokens(self.db)
