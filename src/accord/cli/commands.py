@@ -30,3 +30,6 @@ def register(app: typer.Typer) -> None:
     from accord.cli import log_cmds
 
     log_cmds.register(app)
+    from accord.cli import keys_cmds
+
+    keys_cmds.register(app)

@@ -20,6 +20,7 @@ _BY_CODE: dict[str, type[E.AccordError]] = {
         E.AuthError,
         E.ForbiddenError,
         E.NotFoundError,
+        E.ShreddedError,
         E.VerificationError,
         E.RootMismatchError,
         E.BadProofError,
@@ -27,6 +28,7 @@ _BY_CODE: dict[str, type[E.AccordError]] = {
         E.UnknownKeyError,
         E.UnsupportedAlgorithmError,
         E.QuorumNotMetError,
+        E.BadShareError,
         E.MalformedError,
         E.TooLargeError,
         E.ConflictError,
@@ -109,6 +111,21 @@ class NodeClient:
 
     def record(self, record: str) -> Any:
         return self.json("GET", f"/v1/records/{record}")
+
+    def record_body(self, record: str) -> Any:
+        """The record's signed statement (ShreddedError, 410, once shredded)."""
+        return self.json("GET", f"/v1/records/{record}/body")
+
+    def shred(self, patient: str) -> Any:
+        """Destroy the patient's data keys at this node (admin token; irreversible)."""
+        return self.json("POST", "/v1/keys/shred", json={"principal": patient})
+
+    def rotate(self, patient: str) -> Any:
+        """A new data key version for the patient's new records (admin token)."""
+        return self.json("POST", "/v1/keys/rotate", json={"principal": patient})
+
+    def key_actions(self) -> Any:
+        return self.json("GET", "/v1/keys/actions")
 
     def certificate(self, record: str) -> Any:
         """The record's certificate (404 while it is pending); check it with

@@ -30,6 +30,7 @@ from accord.keys.shamir import RandBytes
 from accord.keys.wrapping import KEY_SIZE, NONCE_SIZE, TAG_SIZE, unwrap, wrap
 
 __all__ = [
+    "DATA_KEYS_KEK_LABEL",
     "MAX_PRINCIPAL_SIZE",
     "WRAPPED_SIZE",
     "DataKey",
@@ -37,7 +38,11 @@ __all__ = [
     "DataKeys",
     "MemoryDataKeyStorage",
     "check_principal",
+    "rewrap_data_key",
 ]
+
+#: The HKDF label of the KEK that wraps data keys (derived from the master key).
+DATA_KEYS_KEK_LABEL: Final = "accord/keys/v1/datakeys"
 
 MAX_PRINCIPAL_SIZE: Final = 64
 #: Length of a wrapped data key: nonce || 32-byte key encrypted || tag.
@@ -54,6 +59,17 @@ def check_principal(principal: object) -> bytes:
 
 def _aad(principal: bytes, version: int) -> bytes:
     return principal + version.to_bytes(4, "big")
+
+
+def rewrap_data_key(
+    old_kek: bytes, new_kek: bytes, principal: bytes, version: int, wrapped: bytes
+) -> bytes:
+    """A stored (wrapped) data key re-wrapped under another KEK (after a new master key);
+    VerificationError if it does not open under ``old_kek``."""
+    check_principal(principal)
+    aad = _aad(principal, version)
+    key = unwrap(old_kek, wrapped, aad, "wrapped data key")
+    return wrap(new_kek, key, aad)
 
 
 @dataclass(frozen=True, slots=True)

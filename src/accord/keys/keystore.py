@@ -51,6 +51,7 @@ __all__ = [
     "open_secrets",
     "put_secret",
     "recover_master",
+    "rekey",
     "remove_secret",
     "resplit",
     "unseal",
@@ -375,3 +376,36 @@ def resplit(
     label = keystore.name if name is None else name
     split_, check, files = _new_split(master, label, threshold, shares, randbytes)
     return replace(keystore, name=label, split=split_, check=check), files
+
+
+def rekey(
+    keystore: Keystore,
+    master: bytes | bytearray,
+    *,
+    threshold: int,
+    shares: int,
+    randbytes: RandBytes = _secrets.token_bytes,
+) -> tuple[Keystore, tuple[ShareFile, ...], bytes]:
+    """A new random master key: the keystore's secrets re-wrapped under it, its k-of-N
+    shares under a new keyset id, and the new master key (for the caller to re-wrap what
+    else the old one wrapped, e.g. data keys, then forget). Old shares and any copy of the
+    old keystore no longer open anything wrapped under the new key.
+
+    Raises VerificationError if ``master`` does not open ``keystore``; UsageError as
+    :func:`create_keystore` for k and N.
+    """
+    opened = open_secrets(keystore, master)
+    new_master = bytearray(randbytes(MASTER_KEY_SIZE))
+    if len(new_master) != MASTER_KEY_SIZE:
+        raise UsageError("randbytes returned the wrong number of bytes")
+    try:
+        split_, check, files = _new_split(new_master, keystore.name, threshold, shares, randbytes)
+        kek = derive_kek(new_master, _SECRETS_LABEL)
+        wrapped = tuple(
+            (name, wrap(kek, value, name.encode(), randbytes=randbytes))
+            for name, value in sorted(opened.items())
+        )
+        updated = Keystore(name=keystore.name, split=split_, check=check, secrets=wrapped)
+        return updated, files, bytes(new_master)
+    finally:
+        new_master[:] = bytes(len(new_master))

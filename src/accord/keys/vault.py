@@ -19,13 +19,14 @@ from dataclasses import dataclass
 
 from accord.errors import SealedError, UsageError, VerificationError
 from accord.keys import keystore as ks
+from accord.keys.datakeys import DATA_KEYS_KEK_LABEL
 from accord.keys.shamir import RandBytes
 from accord.keys.shares import ShareFile, combine_shares
 from accord.keys.wrapping import derive_kek
 
 __all__ = ["Progress", "Vault"]
 
-_DATAKEYS_LABEL = "accord/keys/v1/datakeys"
+_DATAKEYS_LABEL = DATA_KEYS_KEK_LABEL
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,7 +158,7 @@ class Compliance:
                     continue
                 record_hash = bytes(raw_hash)
                 try:
-                    body = node.datakeys.decrypt(bytes(principal), record_hash, bytes(blob))
+                    body = node.decrypt_body(bytes(principal), record_hash, bytes(blob))
                     signed = SignedStatement.parse(body)
                 except SealedError:
                     raise

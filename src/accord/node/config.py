@@ -26,6 +26,7 @@ from accord.errors import MalformedError, NotFoundError, StoreError
 __all__ = [
     "CONFIG_FILE",
     "FhirConfig",
+    "KeysConfig",
     "NodeConfig",
     "NodeSettings",
     "Policy",
@@ -85,10 +86,18 @@ class FhirConfig(_Strict):
     directory: dict[str, str] = Field(default_factory=dict)
 
 
+class KeysConfig(_Strict):
+    #: FOR BENCHMARKING ONLY (bench/bench_encryption.py): ``false`` stores new bodies in
+    #: the clear (format 0), to measure what encryption costs. Never turn it off in use:
+    #: bodies then hold patients' names and identifiers on disk, and cannot be shredded.
+    encrypt_bodies: bool = True
+
+
 class NodeConfig(_Strict):
     node: NodeSettings
     policy: Policy = Field(default_factory=Policy)
     fhir: FhirConfig = Field(default_factory=FhirConfig)
+    keys: KeysConfig = Field(default_factory=KeysConfig)
 
     def database_url(self, directory: Path) -> str:
         """The database URL, with a relative SQLite path resolved against ``directory``."""

@@ -226,6 +226,12 @@ class Replication:
                 out[bytes(h)] = (int(index), int(log_ts))
         return out
 
+    def forget_bodies(self, records: Sequence[bytes]) -> None:
+        """Drop the in-memory bodies of ``records`` (their data key was shredded)."""
+        with self._bodies_lock:
+            for r in records:
+                self._bodies.pop(r, None)
+
     def bodies(self, records: Sequence[bytes]) -> dict[bytes, bytes]:
         """The bodies (signed statements) of ``records``: recent ones from memory, else
         decrypted from the database (SealedError while sealed)."""

@@ -205,6 +205,11 @@ def compliance_router(node: Node) -> APIRouter:
         made = await run(process_report, node.compliance, kind, params)
         text, media = await run(render_report, made, fmt)
         headers = {}
+        patient = params.get("patient")
+        if kind != "exchanges" and patient:
+            # records of this patient whose bodies were crypto-shredded are left out
+            shredded = await run(node.key_actions.shredded_records, patient)
+            headers["X-Accord-Shredded-Records"] = str(shredded)
         if fmt != "json":
             name = f"{kind}-{made.generated}.{fmt}"
             disposition = "attachment" if fmt == "csv" else "inline"

@@ -246,6 +246,29 @@ def process_search(
     page = found[offset : offset + count]
     resources = [statement_to_auditevent(_statement(node, e.hash), e.hash, version) for e in page]
     bundle = searchset_bundle(resources, len(found), self_url, version)
+    shredded = sum(node.key_actions.shredded_records(p) for p in _patients(patients[0]))
+    if shredded:
+        # A searchset may carry an OperationOutcome (search.mode "outcome"): say that some
+        # of this patient's records exist in the log but their bodies were shredded.
+        bundle.setdefault("entry", []).append(
+            {
+                "resource": {
+                    "resourceType": "OperationOutcome",
+                    "issue": [
+                        {
+                            "severity": "information",
+                            "code": "deleted",
+                            "diagnostics": (
+                                f"{shredded} record(s) of this patient were crypto-shredded: "
+                                "their headers and proofs remain in the log, their bodies "
+                                "can no longer be read"
+                            ),
+                        }
+                    ],
+                },
+                "search": {"mode": "outcome"},
+            }
+        )
     if offset + count < len(found):
         sep = "&" if "?" in self_url else "?"
         nxt = self_url.replace(f"_offset={offset}", "").rstrip("&?")

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from accord.encoding import b64decode
-from accord.errors import MalformedError, UsageError
+from accord.errors import MalformedError, NotFoundError, UsageError
 from accord.node.httpapi import json_body, parse_hash, require, run
 from accord.node.service import Node
+from accord.records import SignedStatement
 
 __all__ = ["process_add_source", "process_statements", "records_router"]
 
@@ -37,6 +38,13 @@ def process_add_source(node: Node, body: Any) -> dict[str, Any]:
     return node.register_source(name, raw).to_json()
 
 
+def process_record_body(node: Node, record: bytes) -> dict[str, Any]:
+    _, _, principal = node.record_row(record)
+    if principal is None:
+        raise NotFoundError(f"record {record.hex()} has no body at this node")
+    return SignedStatement.parse(node.body(record, principal)).to_json()
+
+
 def records_router(node: Node) -> APIRouter:
     router = APIRouter(tags=["records"])
     limit = node.config.policy.max_request_bytes
@@ -61,6 +69,14 @@ def records_router(node: Node) -> APIRouter:
     async def record(record: str, request: Request) -> Any:
         require(node, request, "auditor")
         return await run(node.process_get_record, parse_hash(record))
+
+    @router.get(
+        "/v1/records/{record}/body",
+        summary="A record's signed statement (410 once its patient's data key is shredded)",
+    )
+    async def record_body(record: str, request: Request) -> Any:
+        require(node, request, "auditor")
+        return await run(process_record_body, node, parse_hash(record))
 
     @router.get("/v1/sources", summary="Registered sources of every org this node knows")
     async def sources(request: Request) -> Any:

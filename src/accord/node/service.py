@@ -8,6 +8,7 @@ sign or decrypt until k key shares unseal it (DESIGN.md section 6).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -20,8 +21,10 @@ from accord.encoding import b64encode
 from accord.errors import (
     NotFoundError,
     SealedError,
+    ShreddedError,
     StoreError,
     UsageError,
+    VerificationError,
 )
 from accord.keys import DataKeys, Progress, Vault, read_keystore
 from accord.keys.files import KEYSTORE_FILE
@@ -33,7 +36,9 @@ from accord.node.config import NodeConfig, load_config
 from accord.node.datakeystore import SqlDataKeyStorage
 from accord.node.indexing import NodeIndex
 from accord.node.ingest import Prepared, Validator
+from accord.node.keyactions import KEY_ACTION_STEPS, KeyActions
 from accord.node.keyring import NodeKeys
+from accord.node.keyshares import finish_rekey
 from accord.node.membership import check_membership, read_consortium
 from accord.node.metrics import NodeMetrics
 from accord.node.peers import Peers
@@ -61,6 +66,8 @@ from accord.store.readonly import ReadOnlySQL
 __all__ = ["Node", "now_ms"]
 
 _log = logging.getLogger("accord.node")
+#: Format byte of a body stored in the clear (only with ``[keys] encrypt_bodies = false``).
+_CLEAR_BODY = b"\x00"
 
 
 def now_ms() -> int:
@@ -91,19 +98,26 @@ class Node:
         if consortium_path is not None:
             self.consortium = read_consortium(consortium_path)
             check_membership(self.consortium, config.node)
+        # An interrupted `accord keys init --new-master-key` is finished (or undone) first.
+        self.db.migrate("key_actions", KEY_ACTION_STEPS)
+        if finish_rekey(directory, self.db) is not None:
+            _log.warning("finished an interrupted master-key change in %s", directory)
         self.vault = Vault(read_keystore(directory / KEYSTORE_FILE))
         self.keys: NodeKeys | None = None
         self.tokens = Tokens(self.db)
         self.registry = SourceRegistry(self.db)
         self.datakeys = DataKeys(SqlDataKeyStorage(self.db), self.vault.master_kek, cache_size=4096)
         self.vault.on_seal(self._on_sealed)
+        self.encrypt_bodies = config.keys.encrypt_bodies
+        if not self.encrypt_bodies:
+            _log.warning("[keys] encrypt_bodies = false: new bodies are stored in the clear")
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="accord-verify")
         self.projector = Projector(self._pseudonym)
         self.validator = Validator(
             org=self.org,
             registry=self.registry,
             principal_of=self.principal_of,
-            encrypt=self.datakeys.encrypt,
+            encrypt=self.encrypt_body,
             clock_ms=clock_ms,
             skew_ms=config.policy.skew_ms,
             max_batch=config.policy.max_batch,
@@ -155,6 +169,7 @@ class Node:
         # Compliance: Facts index (a planner writer), alerts as records arrive, worklist.
         try:
             self.compliance = Compliance(self)
+            self.key_actions = KeyActions(self)
         except BaseException:  # a bad directory.toml or rules.toml: refuse to start
             self.executor.shutdown(wait=False)
             if self.peers is not None:
@@ -384,13 +399,32 @@ class Node:
     def header_at(self, index: int) -> Header | IndexCommit:
         return parse_leaf(self.log.entry(index))
 
+    def encrypt_body(self, principal: bytes, record: bytes, body: bytes) -> bytes:
+        """The stored form of a body: encrypted under the principal's current data key
+        (or, only with ``[keys] encrypt_bodies = false`` for benchmarks, format 0: clear)."""
+        if self.encrypt_bodies:
+            return self.datakeys.encrypt(principal, record, body)
+        # The principal's data key is still made here, as with encryption on: alerts are
+        # encrypted under it, and making it later, beside the writer, would contend.
+        self.datakeys.current(principal)
+        return _CLEAR_BODY + body
+
+    def decrypt_body(self, principal: bytes, record: bytes, blob: bytes) -> bytes:
+        """A stored body read back (ShreddedError once its data key is destroyed)."""
+        if blob[:1] == _CLEAR_BODY:
+            body = blob[1:]
+            if hashlib.sha256(body).digest() != record:
+                raise VerificationError("stored body does not hash to the record hash")
+            return body
+        return self.datakeys.decrypt(principal, record, blob)
+
     def body(self, record: bytes, principal: bytes) -> bytes:
         """The decrypted body of a record (SealedError while sealed; 410 once shredded)."""
         self._keys()
         row = self.db.fetchone("SELECT blob FROM record_bodies WHERE hash = ?", (record,))
         if row is None:
             raise NotFoundError(f"no body stored for record {record.hex()}")
-        return self.datakeys.decrypt(principal, record, bytes(row[0]))
+        return self.decrypt_body(principal, record, bytes(row[0]))
 
     def process_get_record(self, record: bytes) -> dict[str, Any]:
         index, status, principal = self.record_row(record)
@@ -402,7 +436,11 @@ class Node:
             "header": header.to_json(),
         }
         if principal is not None:
-            out["statement"] = SignedStatement.parse(self.body(record, principal)).to_json()
+            try:
+                out["statement"] = SignedStatement.parse(self.body(record, principal)).to_json()
+                out["body"] = "present"
+            except ShreddedError:
+                out["body"] = "shredded"  # the header, proofs and certificate remain
         if self.replication is not None:
             out["certificate"] = self.replication.certificate(record)
         return out
