@@ -38,12 +38,15 @@ __all__ = [
     "driver_query",
     "needed_postings",
     "parse_bundle",
+    "parse_time",
 ]
 
 FORMAT: Final = "accord-bundle/v1"
 MAX_PAGE_SIZE: Final = 1000
 MAX_TERMS: Final = 4
 _WHAT: Final = "bundle"
+#: The end of an open log-time window: storage holds signed 64-bit integers.
+_OPEN_END: Final = (1 << 63) - 2
 
 #: Query kinds and their parameters, in order.
 KINDS: Final[dict[str, tuple[str, ...]]] = {
@@ -173,7 +176,7 @@ class QuerySpec:
         if not self.windowed:
             return None
         lo = 0 if self.start is None else max(0, self.start - policy.skew_ms)
-        hi = MAX_U64 if self.end is None else min(MAX_U64, self.end + policy.lateness_ms)
+        hi = _OPEN_END if self.end is None else min(_OPEN_END, self.end + policy.lateness_ms)
         return Window(lo, hi)
 
     def in_window(self, event_ts: int) -> bool:
@@ -449,3 +452,29 @@ def build_bundle(
         late=late,
         records=tuple(records[p.seq] for p in wanted),
     )
+
+
+def parse_time(value: object, what: str) -> int | None:
+    """A query time: None, an integer in ms, or an ISO 8601 date or time (UTC unless it
+    names a zone). UsageError otherwise."""
+    import datetime as dt
+
+    if value is None:
+        return None
+    if type(value) is int and 0 <= value <= MAX_U64:
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit() and len(text) <= 19:
+            return int(text)
+        try:
+            when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.UTC)
+            ms = int(when.timestamp() * 1000)
+            if ms >= 0:
+                return ms
+    raise UsageError(f"{what} must be a time: ms since the epoch or ISO 8601", value=str(value))
