@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from accord.encoding import canonical, hex32, parse_json
-from accord.errors import MalformedError, UsageError
-from accord.index.postings import MAX_U64, Posting
-from accord.index.query import KeyProof, Page, Window, key_proof_from_json
+from accord.errors import MalformedError, NotFoundError, UsageError
+from accord.index.builder import IndexView
+from accord.index.postings import MAX_U64, Posting, PostingReaders
+from accord.index.query import KeyProof, Page, Window, key_proof_from_json, prove_key
+from accord.records import key_id
 
 __all__ = [
     "FORMAT",
@@ -39,6 +41,7 @@ __all__ = [
     "needed_postings",
     "parse_bundle",
     "parse_time",
+    "prove_terms",
 ]
 
 FORMAT: Final = "accord-bundle/v1"
@@ -415,6 +418,49 @@ def needed_postings(
         for p in late.postings:
             chosen[p.seq] = p
     return [chosen[s] for s in sorted(chosen)]
+
+
+def prove_terms(
+    view: IndexView, readers: PostingReaders, query: QuerySpec, policy: Policy, index_key: bytes
+) -> tuple[list[bytes], list[KeyProof], int, tuple[int, int] | None, tuple[bytes, KeyProof] | None]:
+    """The key proofs of a bundle at ``view``'s commit: ``(keys, proofs, driver, page,
+    late)`` for :func:`build_bundle`. The driver is the first term with the shortest
+    posting log; a page of a windowed query counts from the window's first posting (or its
+    boundary posting). NotFoundError for a page past the end of a windowed answer."""
+    keys = [key_id(index_key, *t.family_value()) for t in query.terms]
+    sizes = []
+    for k in keys:
+        leaf = view.map_proof(k).leaf
+        member = leaf is not None and leaf.key_id == k and leaf.value is not None
+        sizes.append(leaf.value.size if member and leaf is not None and leaf.value else 0)
+    driver = sizes.index(min(sizes))
+    s, dkey = sizes[driver], keys[driver]
+    window = query.log_window(policy)
+    page: tuple[int, int] | None = None
+    if query.page is not None and query.page_size is not None:
+        per = query.page_size
+        if window is None:
+            a = query.page * per
+            page = (a, a + per)
+        else:
+            i = readers.first_at_or_after(dkey, s, window.start) if s else 0
+            j = readers.first_at_or_after(dkey, s, window.end + 1) if s else 0
+            lo, end = (i - 1 if i > 0 else 0), (j + 1 if j < s else s)
+            a = lo + query.page * per
+            if query.page and a >= end:
+                raise NotFoundError(f"page {query.page} is past the end of the answer")
+            page = (a, min(a + per, end))
+    proofs = [
+        prove_key(
+            view, k, driver_query(query, policy, page) if i == driver else Page(0, 0), readers
+        )
+        for i, k in enumerate(keys)
+    ]
+    late: tuple[bytes, KeyProof] | None = None
+    if query.windowed and (query.page is None or query.page == 0):
+        late_key = key_id(index_key, *query.terms[driver].late_family_value())
+        late = (late_key, prove_key(view, late_key, None, readers))
+    return keys, proofs, driver, page, late
 
 
 def build_bundle(

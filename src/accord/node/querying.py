@@ -17,14 +17,13 @@ from accord.index.bundle import (
     Policy,
     QuerySpec,
     build_bundle,
-    driver_query,
     needed_postings,
     parse_time,
+    prove_terms,
 )
-from accord.index.query import KeyProof, Page, prove_key
 from accord.node.service import Node
 from accord.note import Note, Verifier
-from accord.records import IndexCommit, key_id, parse_leaf
+from accord.records import IndexCommit, parse_leaf
 
 __all__ = ["DEFAULT_PAGE_SIZE", "answer_query", "parse_query", "process_query"]
 
@@ -105,43 +104,11 @@ def answer_query(node: Node, query: QuerySpec, size: int | None = None) -> Bundl
     commit_proof = node.log.inclusion_proof(n - 1, n)
     index_key = node._keys().index_key
     policy = Policy(node.config.policy.skew_ms, node.config.policy.lateness_ms)
-    keys = [key_id(index_key, *t.family_value()) for t in query.terms]
-    window = query.log_window(policy)
     with node.index.lock:
         view = node.index.state.view(commit.covers_size)
-        readers = node.index.readers()
-        maps = [view.map_proof(k) for k in keys]
-        sizes = [
-            m.leaf.value.size
-            if m.leaf is not None and m.leaf.key_id == k and m.leaf.value is not None
-            else 0
-            for m, k in zip(maps, keys, strict=True)
-        ]
-        driver = sizes.index(min(sizes))
-        s, dkey = sizes[driver], keys[driver]
-        page: tuple[int, int] | None = None
-        if query.page is not None and query.page_size is not None:
-            per = query.page_size
-            if window is None:
-                a = query.page * per
-                page = (a, a + per)
-            else:
-                i = readers.first_at_or_after(dkey, s, window.start) if s else 0
-                j = readers.first_at_or_after(dkey, s, window.end + 1) if s else 0
-                lo, end = (i - 1 if i > 0 else 0), (j + 1 if j < s else s)
-                a = lo + query.page * per
-                if query.page and a >= end:
-                    raise NotFoundError(f"page {query.page} is past the end of the answer")
-                page = (a, min(a + per, end))
-        proofs: list[KeyProof] = [
-            prove_key(view, k, driver_query(query, policy, page) if i == driver else Page(0, 0),
-                      readers)
-            for i, k in enumerate(keys)
-        ]  # fmt: skip
-        late: tuple[bytes, KeyProof] | None = None
-        if query.windowed and (query.page is None or query.page == 0):
-            late_key = key_id(index_key, *query.terms[driver].late_family_value())
-            late = (late_key, prove_key(view, late_key, None, readers))
+        keys, proofs, driver, page, late = prove_terms(
+            view, node.index.readers(), query, policy, index_key
+        )
     wanted = needed_postings(query, policy, proofs[driver], None if late is None else late[1])
     records = {p.seq: _record(node, p.seq) for p in wanted}
     return build_bundle(
