@@ -288,10 +288,13 @@ class Bundle:
         """Canonical JSON text (RFC 8785)."""
         return canonical(self.to_json()).decode("utf-8")
 
-    def proof_size(self) -> int:
-        """Bytes of the JSON form without the records' bodies (headers are kept)."""
+    def proof_size(self, headers: bool = True) -> int:
+        """Bytes of the JSON form without the records' bodies (and without their headers
+        unless ``headers``)."""
         value = self.to_json()
-        value["records"] = [{"header": r.header, "body": None} for r in self.records]
+        value["records"] = (
+            [{"header": r.header, "body": None} for r in self.records] if headers else []
+        )
         return len(canonical(value))
 
 

@@ -284,8 +284,11 @@ def verify_bundle(
     k: int | None = None,
     max_age_s: int | None = None,
     now_s: int | None = None,
+    query: QuerySpec | None = None,
 ) -> VerifiedAnswer:
     """Verify one bundle (module doc); VerificationError with the reason if refused.
+
+    ``query``: the query that was asked; the bundle must answer exactly it.
 
     ``k``: cosignatures required (default the consortium's ``witness.k``); ``max_age_s``:
     at least ``max(k, 1)`` cosignatures no older than this (None: no freshness check).
@@ -297,6 +300,8 @@ def verify_bundle(
     now = int(time.time()) if now_s is None else now_s
     try:
         b = bundle if isinstance(bundle, Bundle) else parse_bundle(bundle)
+        if query is not None and b.query != query:
+            raise _refuse("the bundle answers another query than the one asked")
         return _verify(b, consortium, index_key, policy, k, max_age_s, now)
     except MalformedError as exc:
         raise _refuse(f"malformed {exc.what}: {exc.message}") from None
