@@ -304,7 +304,7 @@ def verify_bundle(
             raise _refuse("the bundle answers another query than the one asked")
         return _verify(b, consortium, index_key, policy, k, max_age_s, now)
     except MalformedError as exc:
-        raise _refuse(f"malformed {exc.what}: {exc.message}") from None
+        raise _refuse(exc.message) from None
 
 
 def _verify(

@@ -43,8 +43,8 @@ __all__ = [
     "access",
     "brute_force",
     "consortium",
-    "matches",
     "disclosure",
+    "matches",
     "sample_ledger",
 ]
 
@@ -215,7 +215,7 @@ def sample_ledger() -> Ledger:
     n = 0
     for b in range(12):
         sts: list[Statement] = []
-        for i in range(6):
+        for _ in range(6):
             n += 1
             p = f"MPI-{(n * 7) % 4}"
             sts.append(

@@ -70,7 +70,7 @@ def _note_mutations(note: str) -> Iterator[tuple[str, str]]:
         "\n".join([body[0], body[1], base64.b64encode(bytes(root)).decode(), *body[3:]])
         + "\n\n"
         + sigs,
-    )  # noqa: E501
+    )
     lines = sigs.rstrip("\n").split("\n")
     for j, line in enumerate(lines):
         prefix, _, b64 = line.rpartition(" ")
@@ -101,7 +101,7 @@ def mutations(bundle: dict[str, Any], others: list[dict[str, Any]]) -> Iterator[
                 yield f"omit {where}[{i}]", _set(bundle, path, value[:i] + value[i + 1 :])
                 yield (
                     f"duplicate {where}[{i}]",
-                    _set(bundle, path, value[: i + 1] + [value[i]] + value[i + 1 :]),
+                    _set(bundle, path, [*value[: i + 1], value[i], *value[i + 1 :]]),
                 )
                 if i + 1 < len(value) and value[i] != value[i + 1]:
                     swapped = list(value)
