@@ -27,3 +27,6 @@ def register(app: typer.Typer) -> None:
     from accord.cli import certificate_cmds
 
     certificate_cmds.register(app)
+    from accord.cli import query_cmds
+
+    query_cmds.register(app)
