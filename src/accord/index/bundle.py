@@ -85,9 +85,10 @@ class Term:
             if not isinstance(value, str) or not 0 < len(value) <= 256 or not value.isprintable():
                 raise UsageError(f"{name} must be 1 to 256 printable characters")
         if self.kind == "record":
-            hex32(self.params[0], "record reference")
-            if self.params[0] != self.params[0].lower():
-                raise UsageError("a record reference is 64 lowercase hex digits")
+            try:
+                hex32(self.params[0], "record reference")
+            except MalformedError:
+                raise UsageError("a record reference is 64 lowercase hex digits") from None
 
     def family_value(self) -> tuple[str, Any]:
         """The MapFn v1 ``(family, value)`` pair this term looks up (docs/formats.md 4)."""
