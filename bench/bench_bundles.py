@@ -39,14 +39,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from accord.index.bundle import QuerySpec, Term, parse_bundle, prove_terms  # noqa: E402
-from accord.index.bundle import Policy  # noqa: E402
-from accord.node.founding import ConsortiumKeys  # noqa: E402
-from accord.node.querying import answer_query  # noqa: E402
-from accord.quorum import Consortium  # noqa: E402
-from accord.records import IndexCommit, Principal, Statement, parse_leaf  # noqa: E402
-from accord.verify import verify_bundle  # noqa: E402
-from tests.integration.nodes import running_consortium  # noqa: E402
+from tests.integration.nodes import running_consortium
+
+from accord.index.bundle import (
+    Policy,
+    QuerySpec,
+    Term,
+    parse_bundle,
+    prove_terms,
+)
+from accord.node.founding import ConsortiumKeys
+from accord.node.querying import answer_query
+from accord.quorum import Consortium
+from accord.records import IndexCommit, Principal, Statement, parse_leaf
+from accord.verify import verify_bundle
 
 DAY = 86_400_000
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from accord.client import NodeClient
-from accord.errors import NotFoundError, UsageError, VerificationError
+from accord.errors import ForbiddenError, NotFoundError, UsageError, VerificationError
 from accord.index.bundle import parse_bundle
 from accord.node.founding import ConsortiumKeys
 from accord.quorum import Consortium
@@ -244,6 +244,26 @@ def _run(c: Consortium3) -> None:
     ):
         with pytest.raises(UsageError):
             auditor.query(bad)
+
+    # ISO 8601 times, and an answer at a named checkpoint size
+    from datetime import UTC, datetime
+
+    iso = datetime.fromtimestamp(base / 1000, UTC).isoformat()
+    at_iso = verify_bundle(
+        auditor.query({"kind": "patient", "patient": "MPI-1", "from": iso}), consortium, key
+    )
+    assert at_iso.query.start == base
+    size = at_iso.size
+    named = verify_bundle(
+        auditor.query({"kind": "patient", "patient": "MPI-1", "size": size}), consortium, key
+    )
+    assert named.size == size
+    with pytest.raises(NotFoundError):
+        auditor.query({"kind": "patient", "patient": "MPI-1", "size": 1})
+    with pytest.raises(UsageError):
+        auditor.query({"kind": "patient", "patient": "MPI-1", "size": "big"})
+    with pytest.raises(ForbiddenError):
+        c["cornell"].client("source").query({"kind": "patient", "patient": "MPI-1"})
 
     # a shredded patient: header-only records, still verified
     rn = c["cornell"]

@@ -524,7 +524,8 @@ def parse_time(value: object, what: str) -> int | None:
         else:
             if when.tzinfo is None:
                 when = when.replace(tzinfo=dt.UTC)
-            ms = int(when.timestamp() * 1000)
+            epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+            ms = (when - epoch) // dt.timedelta(milliseconds=1)
             if ms >= 0:
                 return ms
     raise UsageError(f"{what} must be a time: ms since the epoch or ISO 8601", value=str(value))
