@@ -60,7 +60,7 @@ DAY = 86_400_000
 def _statements(n: int, now: int, rnd: random.Random) -> list[Statement]:
     patients, accessors = max(1, n // 5), max(1, n // 50)
     out = []
-    for i in range(n):
+    for _ in range(n):
         p = f"MPI-{rnd.randrange(patients)}"
         late = rnd.random() < 0.01
         ts = now - (rnd.randrange(9 * DAY, 12 * DAY) if late else rnd.randrange(30 * DAY))
@@ -100,9 +100,10 @@ def main() -> None:
     args = ap.parse_args()
     rnd = random.Random(7)
     now = int(time.time() * 1000)
-    with tempfile.TemporaryDirectory() as tmp, running_consortium(
-        Path(tmp), witness_k=2, trust=("cornell",)
-    ) as c:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_consortium(Path(tmp), witness_k=2, trust=("cornell",)) as c,
+    ):
         rn = c["cornell"]
         node = rn.node
         consortium = Consortium.parse(c.consortium_file.read_text())
@@ -132,9 +133,7 @@ def main() -> None:
             prove, index_only, verify_text, verify_obj = [], [], [], []
             sizes, no_bodies, whole, counts = [], [], [], []
             for p in picks:
-                q = QuerySpec(
-                    (Term("patient", (p,)),), *(window if window else (None, None))
-                )
+                q = QuerySpec((Term("patient", (p,)),), *(window if window else (None, None)))
                 t = time.perf_counter()
                 bundle = answer_query(node, q)
                 prove.append((time.perf_counter() - t) * 1000)
