@@ -33,3 +33,6 @@ def register(app: typer.Typer) -> None:
     from accord.cli import keys_cmds
 
     keys_cmds.register(app)
+    from accord.cli import query_cmds
+
+    query_cmds.register(app)

@@ -156,6 +156,11 @@ class NodeClient:
             params["size2"] = size2
         return self.json("GET", "/v1/proofs/consistency", params=params)
 
+    def query(self, query: dict[str, Any]) -> str:
+        """``POST /v1/query``: a proof bundle's JSON text (docs/bundles.md); check it with
+        :func:`accord.verify.verify_bundle` before trusting it."""
+        return self.request("POST", "/v1/query", json=query).text
+
     def sql(self, query: str) -> Any:
         return self.json("POST", "/v1/sql", json={"sql": query})
 

@@ -11,6 +11,7 @@ from accord.node.routes_admin import admin_router
 from accord.node.routes_compliance import compliance_router
 from accord.node.routes_fhir import fhir_router
 from accord.node.routes_log import log_router
+from accord.node.routes_query import query_router
 from accord.node.routes_records import records_router
 from accord.node.routes_replicate import replicate_router
 from accord.node.routes_witness import witness_router
@@ -39,6 +40,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(fhir_router(node))
     app.include_router(witness_router(node))
     app.include_router(replicate_router(node))
+    app.include_router(query_router(node))
 
     class CountRefusals:
         """Counts answers of status 400 and above, by status. Plain ASGI: Starlette's

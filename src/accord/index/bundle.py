@@ -1,0 +1,531 @@
+"""Proof bundles ``accord-bundle/v1`` (pure; docs/bundles.md, verifiable-index.md 6-7).
+
+A bundle answers one audit query at one cosigned checkpoint: the checkpoint note,
+the index-commit leaf at ``N - 1`` with its inclusion proof, one key proof per query
+term (the *driver*, the term with the shortest posting log, carries the postings;
+the others only their map proofs, which prove their sizes), the driver's ``late``
+posting log when the query has an event-time window, and the records (header leaf
+and body) of every posting the verifier needs.
+
+This module holds the dataclasses, the strict JSON form (:meth:`Bundle.format`,
+:func:`parse_bundle`, exact inverses), the query terms and their time rules, and
+:func:`build_bundle`, which assembles a bundle from parts the node computed. The
+checks are in :mod:`accord.verify`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from accord.encoding import canonical, hex32, parse_json
+from accord.errors import MalformedError, NotFoundError, UsageError
+from accord.index.builder import IndexView
+from accord.index.postings import MAX_U64, Posting, PostingReaders
+from accord.index.query import KeyProof, Page, Window, key_proof_from_json, prove_key
+from accord.records import key_id
+
+__all__ = [
+    "FORMAT",
+    "KINDS",
+    "MAX_PAGE_SIZE",
+    "Bundle",
+    "BundleRecord",
+    "Policy",
+    "QuerySpec",
+    "Term",
+    "build_bundle",
+    "bundle_from_json",
+    "driver_query",
+    "needed_postings",
+    "parse_bundle",
+    "parse_time",
+    "prove_terms",
+]
+
+FORMAT: Final = "accord-bundle/v1"
+MAX_PAGE_SIZE: Final = 1000
+MAX_TERMS: Final = 4
+_WHAT: Final = "bundle"
+#: The end of an open log-time window: storage holds signed 64-bit integers.
+_OPEN_END: Final = (1 << 63) - 2
+
+#: Query kinds and their parameters, in order.
+KINDS: Final[dict[str, tuple[str, ...]]] = {
+    "patient": ("patient",),
+    "accessor": ("accessor_org", "accessor"),
+    "disclosures": ("discloser", "recipient"),
+    "record": ("record",),
+}
+
+
+def _bad(message: str) -> MalformedError:
+    return MalformedError(_WHAT, message)
+
+
+def _int(value: object, lo: int = 0, hi: int = MAX_U64) -> bool:
+    return type(value) is int and lo <= value <= hi
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One equality term of a query: a kind and its parameter values (strings)."""
+
+    kind: str
+    params: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        names = KINDS.get(self.kind) if isinstance(self.kind, str) else None
+        if names is None:
+            raise UsageError(f"query kind must be one of {', '.join(KINDS)}")
+        if not isinstance(self.params, tuple) or len(self.params) != len(names):
+            raise UsageError(f"a {self.kind} query needs {', '.join(names)}")
+        for name, value in zip(names, self.params, strict=True):
+            if not isinstance(value, str) or not 0 < len(value) <= 256 or not value.isprintable():
+                raise UsageError(f"{name} must be 1 to 256 printable characters")
+        if self.kind == "record":
+            try:
+                hex32(self.params[0], "record reference")
+            except MalformedError:
+                raise UsageError("a record reference is 64 lowercase hex digits") from None
+
+    def family_value(self) -> tuple[str, Any]:
+        """The MapFn v1 ``(family, value)`` pair this term looks up (docs/formats.md 4)."""
+        p = self.params
+        if self.kind == "patient":
+            return "patient", p[0]
+        if self.kind == "accessor":
+            return "accessor", [p[0], p[1]]
+        if self.kind == "disclosures":
+            return "disclosure", [p[0], p[1]]
+        return "record", p[0]
+
+    def late_family_value(self) -> tuple[str, Any]:
+        family, value = self.family_value()
+        return "late", [family, value]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, **dict(zip(KINDS[self.kind], self.params, strict=True))}
+
+    @classmethod
+    def from_json(cls, obj: object, extra: tuple[str, ...] = ()) -> Term:
+        if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str):
+            raise UsageError('a query term is {"kind": ..., <its parameters>}')
+        kind = obj["kind"]
+        names = KINDS.get(kind)
+        if names is None:
+            raise UsageError(f"query kind must be one of {', '.join(KINDS)}", kind=kind)
+        allowed = {"kind", *names, *extra}
+        unknown = sorted(set(obj) - allowed)
+        if unknown:
+            raise UsageError(f"unknown query field(s) {', '.join(unknown)}")
+        missing = [n for n in names if n not in obj]
+        if missing:
+            raise UsageError(f"a {kind} query needs {', '.join(missing)}")
+        return cls(kind, tuple(obj[n] for n in names))
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The time rules (verifiable-index.md 7): clock skew and maximum lateness, in ms."""
+
+    skew_ms: int
+    lateness_ms: int
+
+    def __post_init__(self) -> None:
+        if not _int(self.skew_ms) or not _int(self.lateness_ms):
+            raise UsageError("skew_ms and lateness_ms are non-negative integers (ms)")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"skew_ms": self.skew_ms, "lateness_ms": self.lateness_ms}
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySpec:
+    """A query: its terms (a conjunction), an optional event-time window ``[start, end]``
+    (ms, inclusive; either end may be open), and an optional page."""
+
+    terms: tuple[Term, ...]
+    start: int | None = None
+    end: int | None = None
+    page: int | None = None
+    page_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.terms, tuple) or not 1 <= len(self.terms) <= MAX_TERMS:
+            raise UsageError(f"a query has 1 to {MAX_TERMS} terms")
+        if not all(isinstance(t, Term) for t in self.terms):
+            raise UsageError("query terms must be Term values")
+        if len(set(self.terms)) != len(self.terms):
+            raise UsageError("a query term is repeated")
+        for name, v in (("from", self.start), ("to", self.end)):
+            if v is not None and not _int(v):
+                raise UsageError(f"{name} must be a time in ms")
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise UsageError("from must not be after to")
+        if (self.page is None) != (self.page_size is None):
+            raise UsageError("page and page_size go together")
+        if self.page is not None and not _int(self.page, 0, 1 << 32):
+            raise UsageError("page must be a non-negative integer")
+        if self.page_size is not None and not _int(self.page_size, 1, MAX_PAGE_SIZE):
+            raise UsageError(f"page_size must be from 1 to {MAX_PAGE_SIZE}")
+
+    @property
+    def windowed(self) -> bool:
+        return self.start is not None or self.end is not None
+
+    def log_window(self, policy: Policy) -> Window | None:
+        """The log-time window ``[from - skew, to + lateness]`` of an event-time window."""
+        if not self.windowed:
+            return None
+        lo = 0 if self.start is None else max(0, self.start - policy.skew_ms)
+        hi = _OPEN_END if self.end is None else min(_OPEN_END, self.end + policy.lateness_ms)
+        return Window(lo, hi)
+
+    def in_window(self, event_ts: int) -> bool:
+        return (self.start is None or event_ts >= self.start) and (
+            self.end is None or event_ts <= self.end
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out = self.terms[0].to_json()
+        out["and"] = [t.to_json() for t in self.terms[1:]]
+        out.update(
+            {"from": self.start, "to": self.end, "page": self.page, "page_size": self.page_size}
+        )
+        return out
+
+    @classmethod
+    def from_json(cls, obj: object) -> QuerySpec:
+        """Strict: the JSON form of :meth:`to_json` (``and``, ``from``, ``to``, ``page``,
+        ``page_size`` may be absent or null). Times are ms here; the node also takes ISO."""
+        extra = ("and", "from", "to", "page", "page_size")
+        first = Term.from_json(obj, extra)
+        if not isinstance(obj, dict):  # pragma: no cover (Term.from_json checked it)
+            raise UsageError("a query is an object")
+        more = obj.get("and") or []
+        if not isinstance(more, list):
+            raise UsageError('"and" is a list of query terms')
+        terms = (first, *(Term.from_json(t) for t in more))
+        return cls(terms, obj.get("from"), obj.get("to"), obj.get("page"), obj.get("page_size"))
+
+
+@dataclass(frozen=True, slots=True)
+class BundleRecord:
+    """One record: its header leaf (text) and body (the canonical signed statement as
+    text), or ``None`` when the body is absent (crypto-shredded)."""
+
+    header: str
+    body: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"header": self.header, "body": self.body}
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """An ``accord-bundle/v1`` answer. ``keys[i]`` and ``proofs[i]`` are the key id and
+    key proof of ``query.terms[i]``; ``driver`` names the term whose postings are given;
+    ``page`` the driver's posting range ``[start, end)`` when paginated; ``late`` the key
+    id and whole-log proof of the driver's ``late`` key (windowed queries, first page)."""
+
+    query: QuerySpec
+    policy: Policy
+    checkpoint: str
+    commit_leaf: str
+    commit_proof: tuple[bytes, ...]
+    keys: tuple[bytes, ...]
+    proofs: tuple[KeyProof, ...]
+    driver: int
+    page: tuple[int, int] | None
+    late: tuple[bytes, KeyProof] | None
+    records: tuple[BundleRecord, ...]
+
+    def __post_init__(self) -> None:
+        n = len(self.query.terms)
+        if len(self.keys) != n or len(self.proofs) != n:
+            raise _bad("one key and one key proof per query term")
+        if not all(isinstance(k, bytes) and len(k) == 32 for k in self.keys):
+            raise _bad("key ids are 32 bytes")
+        if not _int(self.driver, 0, n - 1):
+            raise _bad("driver must name a query term")
+        if not isinstance(self.commit_proof, tuple) or not all(
+            isinstance(h, bytes) and len(h) == 32 for h in self.commit_proof
+        ):
+            raise _bad("the commit proof is a tuple of 32-byte hashes")
+        if self.page is not None and (
+            not isinstance(self.page, tuple)
+            or len(self.page) != 2
+            or not all(_int(v) for v in self.page)
+            or self.page[0] > self.page[1]
+        ):
+            raise _bad("page is (start, end) with start <= end")
+        if (self.page is None) != (self.query.page is None):
+            raise _bad("a paginated query has a page range, and only then")
+        if not all(isinstance(r, BundleRecord) for r in self.records):
+            raise _bad("records must be BundleRecord values")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "query": self.query.to_json(),
+            "policy": self.policy.to_json(),
+            "checkpoint": self.checkpoint,
+            "commit": {"leaf": self.commit_leaf, "proof": [h.hex() for h in self.commit_proof]},
+            "terms": [
+                {"key": k.hex(), "proof": p.to_json()}
+                for k, p in zip(self.keys, self.proofs, strict=True)
+            ],
+            "driver": self.driver,
+            "page": None if self.page is None else {"start": self.page[0], "end": self.page[1]},
+            "late": None
+            if self.late is None
+            else {"key": self.late[0].hex(), "proof": self.late[1].to_json()},
+            "records": [r.to_json() for r in self.records],
+        }
+
+    def format(self) -> str:
+        """Canonical JSON text (RFC 8785)."""
+        return canonical(self.to_json()).decode("utf-8")
+
+    def proof_size(self, headers: bool = True) -> int:
+        """Bytes of the JSON form without the records' bodies (and without their headers
+        unless ``headers``)."""
+        value = self.to_json()
+        value["records"] = (
+            [{"header": r.header, "body": None} for r in self.records] if headers else []
+        )
+        return len(canonical(value))
+
+
+def _exact(obj: object, keys: set[str], what: str) -> dict[str, Any]:
+    if not isinstance(obj, dict) or set(obj) != keys:
+        raise _bad(f"{what} must have exactly the fields {', '.join(sorted(keys))}")
+    return obj
+
+
+def _hashes(value: object, what: str) -> tuple[bytes, ...]:
+    if not isinstance(value, list) or not all(isinstance(h, str) for h in value):
+        raise _bad(f"{what} must be a list of hex hashes")
+    try:
+        return tuple(hex32(h, what) for h in value)
+    except MalformedError as exc:
+        raise _bad(exc.message) from None
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise _bad(f"{what} must be a non-empty string")
+    return value
+
+
+def bundle_from_json(obj: object) -> Bundle:
+    """Strict decoding of a bundle's JSON value (MalformedError("bundle"))."""
+    top = _exact(
+        obj,
+        {"format", "query", "policy", "checkpoint", "commit", "terms", "driver", "page", "late",
+         "records"},
+        "a bundle",
+    )  # fmt: skip
+    if top["format"] != FORMAT:
+        raise _bad(f'format must be "{FORMAT}"')
+    query_obj = top["query"]
+    if not isinstance(query_obj, dict):
+        raise _bad("query must be an object")
+    try:
+        query = QuerySpec.from_json(query_obj)
+        pol = _exact(top["policy"], {"skew_ms", "lateness_ms"}, "policy")
+        policy = Policy(pol["skew_ms"], pol["lateness_ms"])
+    except UsageError as exc:
+        raise _bad(f"query or policy: {exc.message}") from None
+    if query.to_json() != query_obj:
+        raise _bad("query is not in its canonical form")
+    commit = _exact(top["commit"], {"leaf", "proof"}, "commit")
+    terms = top["terms"]
+    if not isinstance(terms, list):
+        raise _bad("terms must be a list")
+    keys, proofs = [], []
+    for t in terms:
+        t = _exact(t, {"key", "proof"}, "a term")
+        keys.append(_hashes([t["key"]], "term key")[0])
+        proofs.append(_key_proof(t["proof"]))
+    page = top["page"]
+    if page is not None:
+        page = _exact(page, {"start", "end"}, "page")
+        page = (page["start"], page["end"])
+    late = top["late"]
+    if late is not None:
+        late = _exact(late, {"key", "proof"}, "late")
+        late = (_hashes([late["key"]], "late key")[0], _key_proof(late["proof"]))
+    records = top["records"]
+    if not isinstance(records, list):
+        raise _bad("records must be a list")
+    recs = []
+    for r in records:
+        r = _exact(r, {"header", "body"}, "a record")
+        body = r["body"]
+        if body is not None:
+            body = _text(body, "record body")
+        recs.append(BundleRecord(_text(r["header"], "record header"), body))
+    return Bundle(
+        query=query,
+        policy=policy,
+        checkpoint=_text(top["checkpoint"], "checkpoint"),
+        commit_leaf=_text(commit["leaf"], "commit leaf"),
+        commit_proof=_hashes(commit["proof"], "commit proof"),
+        keys=tuple(keys),
+        proofs=tuple(proofs),
+        driver=top["driver"],
+        page=page,
+        late=late,
+        records=tuple(recs),
+    )
+
+
+def _key_proof(obj: object) -> KeyProof:
+    try:
+        return key_proof_from_json(obj)
+    except MalformedError as exc:
+        raise _bad(f"key proof: {exc.message}") from None
+
+
+def parse_bundle(text: str | bytes) -> Bundle:
+    """Parse a bundle's JSON text (inverse of :meth:`Bundle.format`)."""
+    return bundle_from_json(parse_json(text, _WHAT))
+
+
+# -- building ---------------------------------------------------------------------------
+
+
+def driver_query(
+    query: QuerySpec, policy: Policy, page: tuple[int, int] | None
+) -> Window | Page | None:
+    """The :mod:`accord.index.query` query of the driver's key proof."""
+    if page is not None:
+        return Page(page[0], page[1])
+    return query.log_window(policy)
+
+
+def needed_postings(
+    query: QuerySpec, policy: Policy, driver: KeyProof, late: KeyProof | None
+) -> list[Posting]:
+    """The postings whose records a bundle must carry, by seq, without duplicates: the
+    driver's postings inside the log-time window (all of them without a window), and
+    every posting of the ``late`` log."""
+    window = query.log_window(policy)
+    chosen: dict[int, Posting] = {}
+    for p in driver.postings:
+        if window is None or window.start <= p.log_ts <= window.end:
+            chosen[p.seq] = p
+    if late is not None:
+        for p in late.postings:
+            chosen[p.seq] = p
+    return [chosen[s] for s in sorted(chosen)]
+
+
+def prove_terms(
+    view: IndexView, readers: PostingReaders, query: QuerySpec, policy: Policy, index_key: bytes
+) -> tuple[list[bytes], list[KeyProof], int, tuple[int, int] | None, tuple[bytes, KeyProof] | None]:
+    """The key proofs of a bundle at ``view``'s commit: ``(keys, proofs, driver, page,
+    late)`` for :func:`build_bundle`. The driver is the first term with the shortest
+    posting log; a page of a windowed query counts from the window's first posting (or its
+    boundary posting). NotFoundError for a page past the end of a windowed answer."""
+    keys = [key_id(index_key, *t.family_value()) for t in query.terms]
+    sizes = []
+    for k in keys:
+        leaf = view.map_proof(k).leaf
+        member = leaf is not None and leaf.key_id == k and leaf.value is not None
+        sizes.append(leaf.value.size if member and leaf is not None and leaf.value else 0)
+    driver = sizes.index(min(sizes))
+    s, dkey = sizes[driver], keys[driver]
+    window = query.log_window(policy)
+    page: tuple[int, int] | None = None
+    if query.page is not None and query.page_size is not None:
+        per = query.page_size
+        if window is None:
+            a = query.page * per
+            page = (a, a + per)
+        else:
+            i = readers.first_at_or_after(dkey, s, window.start) if s else 0
+            j = readers.first_at_or_after(dkey, s, window.end + 1) if s else 0
+            lo, end = (i - 1 if i > 0 else 0), (j + 1 if j < s else s)
+            a = lo + query.page * per
+            if query.page and a >= end:
+                raise NotFoundError(f"page {query.page} is past the end of the answer")
+            page = (a, min(a + per, end))
+    proofs = [
+        prove_key(
+            view, k, driver_query(query, policy, page) if i == driver else Page(0, 0), readers
+        )
+        for i, k in enumerate(keys)
+    ]
+    late: tuple[bytes, KeyProof] | None = None
+    if query.windowed and (query.page is None or query.page == 0):
+        late_key = key_id(index_key, *query.terms[driver].late_family_value())
+        late = (late_key, prove_key(view, late_key, None, readers))
+    return keys, proofs, driver, page, late
+
+
+def build_bundle(
+    *,
+    query: QuerySpec,
+    policy: Policy,
+    checkpoint: str,
+    commit_leaf: str,
+    commit_proof: Sequence[bytes],
+    keys: Sequence[bytes],
+    proofs: Sequence[KeyProof],
+    driver: int,
+    page: tuple[int, int] | None,
+    late: tuple[bytes, KeyProof] | None,
+    records: Mapping[int, BundleRecord],
+) -> Bundle:
+    """Assemble a bundle; ``records`` maps seq to record and must hold every needed one
+    (UsageError otherwise; others are left out)."""
+    if not 0 <= driver < len(proofs):
+        raise UsageError("driver must name a query term")
+    wanted = needed_postings(query, policy, proofs[driver], None if late is None else late[1])
+    missing = [p.seq for p in wanted if p.seq not in records]
+    if missing:
+        raise UsageError(f"records missing for seqs {missing[:5]}")
+    return Bundle(
+        query=query,
+        policy=policy,
+        checkpoint=checkpoint,
+        commit_leaf=commit_leaf,
+        commit_proof=tuple(commit_proof),
+        keys=tuple(keys),
+        proofs=tuple(proofs),
+        driver=driver,
+        page=page,
+        late=late,
+        records=tuple(records[p.seq] for p in wanted),
+    )
+
+
+def parse_time(value: object, what: str) -> int | None:
+    """A query time: None, an integer in ms, or an ISO 8601 date or time (UTC unless it
+    names a zone). UsageError otherwise."""
+    import datetime as dt
+
+    if value is None:
+        return None
+    if type(value) is int and 0 <= value <= MAX_U64:
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit() and len(text) <= 19:
+            return int(text)
+        try:
+            when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.UTC)
+            epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+            ms = (when - epoch) // dt.timedelta(milliseconds=1)
+            if ms >= 0:
+                return ms
+    raise UsageError(f"{what} must be a time: ms since the epoch or ISO 8601", value=str(value))

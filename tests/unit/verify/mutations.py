@@ -1,0 +1,141 @@
+"""A generator of single mutations of a bundle's JSON value: every omission, insertion
+(duplicate) and reordering of a list element, truncation of every list, substitution of
+a record by a record of another answer (another patient), a bit flip in every hash (hex
+digits), every string (headers, bodies, the commit leaf, the checkpoint text), in every
+signature (decoded bytes, re-encoded), and +-1 on every integer (sizes, indices, starts,
+times, page bounds). Bodies set to null (a claimed shredding) are not a mutation: the
+verifier accepts them header-only and says so."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["Mutation", "mutations"]
+
+Path = tuple[str | int, ...]
+Mutation = tuple[str, Any]
+
+_HEX = re.compile(r"^[0-9a-f]+$")
+
+
+def _walk(value: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
+    yield path, value
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _walk(v, (*path, i))
+
+
+def _set(root: Any, path: Path, new: Any) -> Any:
+    out = copy.deepcopy(root)
+    target = out
+    for p in path[:-1]:
+        target = target[p]
+    target[path[-1]] = new
+    return out
+
+
+def _flip_hex(text: str, i: int) -> str:
+    return text[:i] + format(int(text[i], 16) ^ 1, "x") + text[i + 1 :]
+
+
+def _flip_char(text: str, i: int) -> str:
+    c = ord(text[i]) ^ 1
+    return text[:i] + chr(c) + text[i + 1 :]
+
+
+def _positions(n: int) -> list[int]:
+    return sorted({0, n // 3, n // 2, (2 * n) // 3, n - 1})
+
+
+def _note_mutations(note: str) -> Iterator[tuple[str, str]]:
+    text, _, sigs = note.partition("\n\n")
+    body = text.split("\n")
+    # the checkpoint's size and root
+    body_size = body[1]
+    yield (
+        "checkpoint size +1",
+        "\n".join([body[0], str(int(body_size) + 1), *body[2:]]) + "\n\n" + sigs,
+    )
+    root = bytearray(base64.b64decode(body[2]))
+    root[0] ^= 1
+    yield (
+        "checkpoint root bit",
+        "\n".join([body[0], body[1], base64.b64encode(bytes(root)).decode(), *body[3:]])
+        + "\n\n"
+        + sigs,
+    )
+    lines = sigs.rstrip("\n").split("\n")
+    for j, line in enumerate(lines):
+        prefix, _, b64 = line.rpartition(" ")
+        raw = bytearray(base64.b64decode(b64))
+        for pos in (0, 3, 4, len(raw) - 1):  # key id, signature/timestamp, last byte
+            flipped = bytearray(raw)
+            flipped[pos] ^= 0x10
+            new = f"{prefix} {base64.b64encode(bytes(flipped)).decode()}"
+            yield (
+                f"signature {j} byte {pos}",
+                text + "\n\n" + "\n".join([*lines[:j], new, *lines[j + 1 :]]) + "\n",
+            )
+        yield (
+            f"signature {j} dropped",
+            text
+            + "\n\n"
+            + "\n".join([*lines[:j], *lines[j + 1 :]])
+            + ("\n" if len(lines) > 1 else ""),
+        )
+
+
+def mutations(bundle: dict[str, Any], others: list[dict[str, Any]]) -> Iterator[Mutation]:
+    """Every single mutation of ``bundle`` (a bundle's JSON value) as (label, mutated)."""
+    for path, value in list(_walk(bundle)):
+        where = "/".join(map(str, path))
+        if isinstance(value, list):
+            for i in range(len(value)):
+                yield f"omit {where}[{i}]", _set(bundle, path, value[:i] + value[i + 1 :])
+                yield (
+                    f"duplicate {where}[{i}]",
+                    _set(bundle, path, [*value[: i + 1], value[i], *value[i + 1 :]]),
+                )
+                if i + 1 < len(value) and value[i] != value[i + 1]:
+                    swapped = list(value)
+                    swapped[i], swapped[i + 1] = swapped[i + 1], swapped[i]
+                    yield f"swap {where}[{i}]", _set(bundle, path, swapped)
+            if len(value) > 1:
+                yield f"truncate {where}", _set(bundle, path, value[: len(value) // 2])
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif isinstance(value, int):
+            yield f"{where} +1", _set(bundle, path, value + 1)
+            if value > 0:
+                yield f"{where} -1", _set(bundle, path, value - 1)
+        elif isinstance(value, str) and path:
+            if path == ("checkpoint",):
+                for label, note in _note_mutations(value):
+                    yield label, _set(bundle, path, note)
+                continue
+            if path == ("format",):
+                yield "format", _set(bundle, path, "accord-bundle/v2")
+                continue
+            flip = _flip_hex if _HEX.match(value) else _flip_char
+            for i in _positions(len(value)):
+                yield f"flip {where}@{i}", _set(bundle, path, flip(value, i))
+            if len(value) > 2:
+                yield f"truncate {where}", _set(bundle, path, value[: len(value) // 2])
+    # substitution of a record by a record of another answer
+    mine = {r["header"] for r in bundle["records"]}
+    foreign = [r for o in others for r in o["records"] if r["header"] not in mine]
+    for i in range(len(bundle["records"])):
+        for r in foreign[:2]:
+            yield f"substitute records[{i}]", _set(bundle, ("records", i), r)
+    if foreign:
+        yield (
+            "insert a foreign record",
+            _set(bundle, ("records",), [foreign[0], *bundle["records"]]),
+        )
