@@ -20,9 +20,7 @@ def fill(c: Consortium3, per_org: int = 3) -> dict[str, list[str]]:
     """Submit ``per_org`` access statements at every org, wait until all are final."""
     records: dict[str, list[str]] = {}
     for org, rn in c.nodes.items():
-        signed = [
-            rn.sign(access_statement(org, patient=f"MPI-{org}-{i}")) for i in range(per_org)
-        ]
+        signed = [rn.sign(access_statement(org, patient=f"MPI-{org}-{i}")) for i in range(per_org)]
         answer = rn.client("source").submit(signed)
         records[org] = [r["record"] for r in answer["results"]]
     for org, rn in c.nodes.items():
