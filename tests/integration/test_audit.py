@@ -50,7 +50,8 @@ def test_a_tampered_entry_is_caught(tmp_path: Path) -> None:
         assert f"entry {tampered.index} " in found.message
         evidence = dict(found.evidence)
         assert evidence["leaf"] == tampered.after.decode()
-        assert "proof" in evidence and "checkpoint" in evidence
+        assert "proof" in evidence
+        assert "checkpoint" in evidence
         replayed = audit(c, replay=True)
         assert _findings(replayed, "nyu", "tree")
         assert replayed.verdict("nyu") == "wrong"
@@ -64,7 +65,8 @@ def test_a_tampered_body_is_caught(tmp_path: Path) -> None:
         report = audit(c)
         assert report.verdicts() == {"cornell": "ok", "nyu": "ok", "mskcc": "wrong"}
         (found,) = _findings(report, "mskcc", "body")
-        assert tampered.record is not None and tampered.record in found.message
+        assert tampered.record is not None
+        assert tampered.record in found.message
         assert dict(found.evidence)["error"] == "verification_failed"
         # The log itself is intact: only the body is wrong.
         assert not _findings(report, "mskcc", "entry")
