@@ -27,3 +27,6 @@ def register(app: typer.Typer) -> None:
     from accord.cli import certificate_cmds
 
     certificate_cmds.register(app)
+    from accord.cli import audit_cmds
+
+    audit_cmds.register(app)
