@@ -110,11 +110,13 @@ class AuditReport:
     findings: list[Finding] = field(default_factory=list)
 
     def add(self, finding: Finding | None) -> None:
-        if finding is not None:
+        """Record ``finding`` (the same finding reached twice is kept once)."""
+        if finding is not None and finding not in self.findings:
             self.findings.append(finding)
 
     def extend(self, findings: list[Finding]) -> None:
-        self.findings.extend(findings)
+        for finding in findings:
+            self.add(finding)
 
     def of(self, org: str) -> list[Finding]:
         return [f for f in self.findings if f.org == org]

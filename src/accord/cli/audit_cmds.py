@@ -35,8 +35,15 @@ def parse_tokens(values: list[str]) -> dict[str, str]:
     return tokens
 
 
-def render_report(report: AuditReport, console: Console, *, title: str | None = None) -> None:
-    """The verdict table (one row per org) and each finding with its evidence."""
+def render_report(
+    report: AuditReport,
+    console: Console,
+    *,
+    title: str | None = None,
+    evidence_chars: int = _EVIDENCE_CHARS,
+) -> None:
+    """The verdict table (one row per org) and each finding with its evidence (each piece
+    cut at ``evidence_chars``; ``--json`` has it all)."""
     table = Table(
         "org",
         "verdict",
@@ -73,7 +80,7 @@ def render_report(report: AuditReport, console: Console, *, title: str | None = 
         head.append(f" [{finding.check}] {finding.message}", style="")
         console.print(head)
         for key, value in finding.evidence:
-            shown = value if len(value) <= _EVIDENCE_CHARS else value[:_EVIDENCE_CHARS] + " ..."
+            shown = value if len(value) <= evidence_chars else value[:evidence_chars] + " ..."
             console.print(Text(f"   {key}: ", style="dim") + Text(shown.rstrip("\n")))
 
 

@@ -32,7 +32,7 @@ from accord.note import Signer, sign_note
 from accord.records import Header, parse_leaf
 from accord.store import Database
 
-__all__ = ["Forked", "Tampered", "fork_log", "tamper_database"]
+__all__ = ["Forked", "Tampered", "fork_log", "restore", "tamper_database"]
 
 _EVENT_TS = re.compile(rb'"event_ts":(\d+)')
 _INDEX_ROOT = re.compile(rb'"index_root":"([0-9a-f]{64})"')
@@ -217,3 +217,41 @@ def fork_log(node_dir: Path | str, shares: Sequence[str], *, index: int | None =
         return Forked(index, size, old_root, new_root, note)
     finally:
         db.close()
+
+
+def restore(node_dir: Path | str, tampered: Tampered) -> None:
+    """Put back what :func:`tamper_database` changed (as restoring from a backup would)."""
+    if tampered.what == "entry" and tampered.index is not None:
+        db, _ = _open(Path(node_dir))
+        try:
+            row = db.fetchone(
+                "SELECT first_index, offsets, data FROM log_entries"
+                " WHERE first_index <= ? ORDER BY first_index DESC LIMIT 1",
+                (tampered.index,),
+            )
+            if row is None:
+                raise NotFoundError(f"no stored entry {tampered.index}")
+            first, offsets, data = int(row[0]), bytes(row[1]), bytes(row[2])
+            ends = [int.from_bytes(offsets[i : i + 4], "big") for i in range(0, len(offsets), 4)]
+            at = tampered.index - first
+            start = 0 if at == 0 else ends[at - 1]
+            if data[start : ends[at]] != tampered.after:
+                raise UsageError(f"entry {tampered.index} is not as it was left")
+            data = data[:start] + tampered.before + data[ends[at] :]
+            with db.transaction() as tx:
+                tx.execute("UPDATE log_entries SET data = ? WHERE first_index = ?", (data, first))
+        finally:
+            db.close()
+        return
+    if tampered.what == "body" and tampered.record is not None:
+        db, _ = _open(Path(node_dir))
+        try:
+            with db.transaction() as tx:
+                tx.execute(
+                    "UPDATE record_bodies SET blob = ? WHERE hash = ? AND blob = ?",
+                    (tampered.before, bytes.fromhex(tampered.record), tampered.after),
+                )
+        finally:
+            db.close()
+        return
+    raise UsageError("nothing to restore")

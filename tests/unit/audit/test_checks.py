@@ -306,3 +306,12 @@ def test_verdicts_and_exit_status() -> None:
     assert report.to_json()["exit_status"] == EXIT_WRONG
     with pytest.raises(UsageError):
         Finding("a", "meh", "x", "y")
+
+
+def test_the_same_finding_is_kept_once() -> None:
+    report = AuditReport("test", {"a": OrgAudit("a")})
+    report.extend(
+        [Finding.wrong("a", "fork", "x", note="n"), Finding.wrong("a", "fork", "x", note="n")]
+    )
+    report.add(Finding.wrong("a", "fork", "x", note="other"))
+    assert len(report.findings) == 2
