@@ -206,6 +206,11 @@ class _Auditor:
                 Finding.wrong(org, "entry", f"its node would not serve its entries: {exc}")
             )
             return
+        except (KeyError, TypeError, IndexError) as exc:
+            self.report.add(
+                Finding.wrong(org, "entry", f"its node answered a malformed proof: {exc!r}")
+            )
+            return
         summary.entries_checked = len(fetched)
         if org in self.tokens:
             self._check_bodies(org, fetched)
