@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from accord.client.checkpoints import verify_checkpoint
 from accord.demo.faults import fork_log
-from accord.errors import AccordError
+from accord.errors import AccordError, QuorumNotMetError
 from accord.quorum import Consortium
 from tests.e2e.procs import ACCORD, ProcConsortium, proc_consortium
 from tests.e2e.test_faults import _statements
@@ -88,6 +89,11 @@ def test_clean_unreachable_and_forked(tmp_path: Path) -> None:
                 lambda w=witness: any(e["origin"] == nyu_origin for e in _evidence(c[w].url)),
                 f"{witness}'s witness to keep evidence against nyu",
             )
+        # The witnesses refused to cosign the forked checkpoint.
+        latest = httpx.get(c["nyu"].url + "/v1/checkpoint/latest", timeout=10).text
+        assert latest == forked.note
+        with pytest.raises(QuorumNotMetError):
+            verify_checkpoint(latest, Consortium.parse(c.consortium_file.read_text()))
         status, report = _audit(c)
         assert status == 1
         assert report["verdicts"] == {"cornell": "ok", "nyu": "wrong", "mskcc": "ok"}

@@ -381,7 +381,7 @@ def run_audit(
     tokens: Mapping[str, str] | None = None,
     timeout: float = 30.0,
     seed: int | None = None,
-    wait_s: float = 2.0,
+    wait_s: float = 10.0,
 ) -> AuditReport:
     """Audit every member of ``consortium`` (docs/audit.md): checkpoints and cosignatures,
     witness heads and evidence, sampled (or with ``replay`` all) entries against the tree,
