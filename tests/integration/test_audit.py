@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from accord.audit import AuditReport, Finding, run_audit
-from accord.demo.faults import tamper_database
+from accord.demo.faults import restore, tamper_database
 from accord.node.membership import read_consortium
 from accord.records import IndexCommit, parse_leaf
+from tests.conftest import drop_schema, postgres_url
 from tests.integration.audit_helpers import audit, fill
 from tests.integration.nodes import bound_socket, running_consortium
 
@@ -111,3 +114,22 @@ def test_an_unreachable_member_has_its_own_verdict(tmp_path: Path) -> None:
         assert report.exit_status() == 3
         (found,) = report.of("nyu")
         assert found.severity == "unreachable"
+
+
+@pytest.mark.postgres
+def test_tampering_with_a_postgresql_node_is_caught(tmp_path: Path) -> None:
+    pg = postgres_url()
+    try:
+        with running_consortium(tmp_path, databases={"nyu": pg}) as c:
+            fill(c)
+            entry = tamper_database(c["nyu"].directory)
+            body = tamper_database(c["nyu"].directory, what="body")
+            report = audit(c)
+            assert report.verdicts() == {"cornell": "ok", "nyu": "wrong", "mskcc": "ok"}
+            assert {f.check for f in report.of("nyu")} >= {"entry", "body"}
+            restore(c["nyu"].directory, entry)
+            restore(c["nyu"].directory, body)
+            again = audit(c, replay=True)
+            assert again.findings == [], [f.to_json() for f in again.findings]
+    finally:
+        drop_schema(pg)
