@@ -36,3 +36,6 @@ def register(app: typer.Typer) -> None:
     from accord.cli import query_cmds
 
     query_cmds.register(app)
+    from accord.cli import audit_cmds
+
+    audit_cmds.register(app)

@@ -24,6 +24,7 @@ from rich.table import Table
 from accord.client.certificates import check_certificate, check_in_logs
 from accord.client.checkpoints import fetch_checkpoint
 from accord.demo.cluster import Cluster
+from accord.demo.skeptic import skeptic_step
 from accord.demo.story import ORGS, PATIENT, PATIENT_NAME, Event, directory_toml, rules_toml
 from accord.demo.story import story as make_story
 from accord.errors import AccordError, UsageError
@@ -387,6 +388,7 @@ def run_demo(directory: Path | None, keep: bool, console: Console | None = None)
             demo.checkpoints,
             demo.reports,
             demo.alerts,
+            lambda: skeptic_step(demo),
         ]
         for step in steps:
             step()
