@@ -23,6 +23,7 @@ from rich.table import Table
 
 from accord.client.certificates import check_certificate, check_in_logs
 from accord.client.checkpoints import fetch_checkpoint
+from accord.demo.answers import answers_step
 from accord.demo.cluster import Cluster
 from accord.demo.skeptic import skeptic_step
 from accord.demo.story import ORGS, PATIENT, PATIENT_NAME, Event, directory_toml, rules_toml
@@ -388,6 +389,7 @@ def run_demo(directory: Path | None, keep: bool, console: Console | None = None)
             demo.checkpoints,
             demo.reports,
             demo.alerts,
+            lambda: answers_step(demo),
             lambda: skeptic_step(demo),
         ]
         for step in steps:

@@ -84,7 +84,7 @@ def _evidence_against(demo: Demo, org: str) -> dict[str, list[str]]:
 
 def skeptic_step(demo: Demo) -> None:
     demo.step(
-        "7. The skeptic: accord audit",
+        "8. The skeptic: accord audit",
         "An auditor who trusts no hospital fetches every log's checkpoint and cosignatures "
         "and every witness's last-seen heads, checks them against each other with "
         "consistency proofs, checks the entries against the trees, the bodies against "
