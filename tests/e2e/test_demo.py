@@ -3,6 +3,7 @@ checked, exit 0; with --keep the nodes stay up and demo.json describes them for 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -50,7 +51,5 @@ def test_demo_tells_the_whole_story_and_keeps_its_nodes(tmp_path: Path) -> None:
             assert health["size"] > 0
     finally:
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass

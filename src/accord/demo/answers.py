@@ -44,9 +44,7 @@ def _table(demo: Demo, answer: VerifiedAnswer, title: str) -> None:
             who = f"{_short(fields['accessor']['id'])} ({fields.get('accessor_org', r.org)})"
         else:
             who = _short(fields.get("clinician", {}).get("id", ""))
-        table.add_row(
-            when, r.type, r.org, str(who), str(fields.get("purpose", "")), r.record[:8]
-        )
+        table.add_row(when, r.type, r.org, str(who), str(fields.get("purpose", "")), r.record[:8])
     demo.console.print(table)
     demo.console.print(
         f"  verified at {answer.origin} size {answer.size}, cosigned by "
@@ -105,9 +103,11 @@ def answers_step(demo: Demo) -> None:
     _table(demo, answer, "Every disclosure from Cornell to NYU, from Cornell's node")
     sent = _expected(
         demo,
-        lambda s: s.schema == "ehr.disclosure"
-        and s.fields["discloser_org"] == "cornell"
-        and s.fields["recipient_org"] == "nyu",
+        lambda s: (
+            s.schema == "ehr.disclosure"
+            and s.fields["discloser_org"] == "cornell"
+            and s.fields["recipient_org"] == "nyu"
+        ),
     )
     demo.check(
         "Cornell's disclosures to NYU: verified, both halves of each, nothing else",
