@@ -117,19 +117,22 @@ def _act(
     return results
 
 
+AdminTokensOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--token",
+        envvar="ACCORD_TOKEN",
+        help="Admin token (or $ACCORD_TOKEN); with --consortium, ORG=TOKEN per member.",
+    ),
+]
+
+
 @keys_app.command("shred")
 def shred(
     principal: PrincipalOpt,
     directory: Annotated[Path | None, typer.Argument(help="The node directory.")] = None,
     url: UrlOpt = None,
-    token: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--token",
-            envvar="ACCORD_TOKEN",
-            help="Admin token (or $ACCORD_TOKEN); with --consortium, ORG=TOKEN per member.",
-        ),
-    ] = None,
+    token: AdminTokensOpt = None,
     consortium: ConsortiumOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -150,14 +153,7 @@ def rotate(
     principal: PrincipalOpt,
     directory: Annotated[Path | None, typer.Argument(help="The node directory.")] = None,
     url: UrlOpt = None,
-    token: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--token",
-            envvar="ACCORD_TOKEN",
-            help="Admin token (or $ACCORD_TOKEN); with --consortium, ORG=TOKEN per member.",
-        ),
-    ] = None,
+    token: AdminTokensOpt = None,
     consortium: ConsortiumOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
