@@ -44,7 +44,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_index import (  # noqa: E402
+from accord.index import Window, verify_key_proof
+from accord.log import Log
+from accord.node.indexing import NodeIndex
+from accord.store.database import Database
+from bench_index import (
     CHECKPOINT_JSON,
     COMMIT_LEAF_JSON,
     T0,
@@ -53,11 +57,6 @@ from bench_index import (  # noqa: E402
     machine,
     percentile,
 )
-
-from accord.index import Window, verify_key_proof  # noqa: E402
-from accord.log import Log  # noqa: E402
-from accord.node.indexing import NodeIndex  # noqa: E402
-from accord.store.database import Database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
