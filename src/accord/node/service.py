@@ -198,6 +198,7 @@ class Node:
         self.executor.shutdown(wait=True)
         if self.peers is not None:
             self.peers.close()
+        self.sql.close()
         self.db.close()
 
     # -- sealing -----------------------------------------------------------------------
