@@ -53,6 +53,8 @@ def single_statement(text: str) -> str:
         raise UsageError("the query is empty")
     if len(text) > 100_000:
         raise UsageError("the query is longer than 100,000 characters")
+    if ";" not in text:
+        return text  # two statements need a semicolon between them
     i, n = 0, len(text)
     end = None
     while i < n:
@@ -101,6 +103,10 @@ class QueryResult:
         }
 
 
+#: Cell types returned as they are (checked by exact type first: the common case).
+_PLAIN: Final = frozenset({int, float, str, type(None)})
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
@@ -141,7 +147,9 @@ class ReadOnlySQL:
         else:
             columns, rows, truncated = self._run_postgresql(query)
         elapsed = (time.perf_counter() - started) * 1000
-        return QueryResult(columns, [[_cell(v) for v in r] for r in rows], truncated, elapsed)
+        plain = _PLAIN
+        out = [[v if type(v) in plain else _cell(v) for v in r] for r in rows]
+        return QueryResult(columns, out, truncated, elapsed)
 
     # -- SQLite ------------------------------------------------------------------------
 
