@@ -314,14 +314,16 @@ def run_ingest(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             )
         rounds = []
         for r in range(args.rounds):
-            for target in targets:
+            for target, clients in ((t, c) for c in args.clients for t in targets):
                 verify = ed25519_verify_rate(1.5)
-                res = ingest_round(target, args.records, args.batch, args.clients)
+                res = ingest_round(target, args.records, args.batch, clients)
                 res["round"] = r
+                res["clients"] = clients
                 res["ed25519_verify_per_s"] = verify
                 res["ratio_vs_verify"] = res["records_per_s"] / verify
                 print(
-                    f"  ingest {target.name:10} round {r}: {res['records_per_s']:,.0f} rec/s, "
+                    f"  ingest {target.name:10} {clients} clients round {r}: "
+                    f"{res['records_per_s']:,.0f} rec/s, "
                     f"verify {verify:,.0f}/s, ratio {res['ratio_vs_verify']:.2f}, "
                     f"p99 {res['batch_p99_ms']:,.0f} ms, cpu {res['node_cpu_ms_per_record']:.3f} "
                     f"ms/rec, load {res['load_average']:.1f}",
@@ -520,8 +522,9 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
     s: dict[str, Any] = {}
     ingest = report.get("ingest")
     if ingest:
-        for db in {r["database"] for r in ingest["rounds"]}:
-            mine = [r for r in ingest["rounds"] if r["database"] == db]
+        for db, clients in sorted({(r["database"], r["clients"]) for r in ingest["rounds"]}):
+            mine = [r for r in ingest["rounds"] if r["database"] == db and r["clients"] == clients]
+            db = f"{db}.{clients}_clients"
             s[f"ingest.{db}.ratio_vs_verify_median"] = statistics.median(
                 r["ratio_vs_verify"] for r in mine
             )
@@ -560,7 +563,12 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--records", type=int, default=30_000, help="records per ingest round")
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--clients",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[2, 4],
+        help="concurrent clients, one configuration per comma-separated value",
+    )
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--postgres", default=DEFAULT_PG, help="a PostgreSQL DSN, or none")
