@@ -497,9 +497,14 @@ def run_sql(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         def http_one(p: int, ps: str) -> int:
             return int(client.sql(HISTORY_SQL.format(p=ps))["row_count"])
 
+        def health(p: int, ps: str) -> int:
+            """The HTTP floor: GET /v1/health on the same connection (no query)."""
+            client.health()
+            return 0
+
         assert http_one(*picks[0]) == counts[picks[0][0]]
         for r in range(args.rounds):
-            for name, fn in (("bare", bare_one), ("http", http_one)):
+            for name, fn in (("bare", bare_one), ("http", http_one), ("http_health", health)):
                 res = timed_queries(fn, picks, args.sql_seconds)
                 res.update(path=name, round=r, load_average=os.getloadavg()[0], phase="http")
                 rounds.append(res)
@@ -553,6 +558,9 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
             for k in {r["round"] for r in http}
         ]
         s["sql.http_vs_bare_median"] = statistics.median(ratios)
+        s["sql.http_health_p50_ms_median"] = statistics.median(
+            x["p50_ms"] for x in http if x["path"] == "http_health"
+        )
     return s
 
 
