@@ -72,6 +72,18 @@ class FakeHeader:
         return self.leaf
 
 
+def set_cache(mb: int) -> None:
+    """Give every SQLite connection the database opens a ``mb`` MB page cache."""
+    original = Database._connect_sqlite
+
+    def connect(self: Database, readonly: bool) -> Any:
+        conn = original(self, readonly)
+        conn.execute(f"PRAGMA cache_size = -{mb * 1024}")
+        return conn
+
+    Database._connect_sqlite = connect  # type: ignore[method-assign]
+
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -216,6 +228,12 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--postgres", help="a PostgreSQL DSN (a fresh schema is used)")
+    parser.add_argument(
+        "--cache-mb",
+        type=int,
+        default=0,
+        help="an experiment: SQLite page cache per connection (0: the node's, SQLite's 2 MB)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dir", type=Path, help="where the SQLite file goes (default: temp)")
     parser.add_argument("--out", type=Path)
@@ -224,6 +242,7 @@ def main() -> int:
         args.records = min(args.records, 100_000)
         args.queries = min(args.queries, 300)
     suffix = f"-{args.records // 1000}k" + ("-pg" if args.postgres else "")
+    suffix += f"-cache{args.cache_mb}" if args.cache_mb else ""
     out = args.out or ROOT / "bench" / "out" / f"index_node{suffix}.json"
     report: dict[str, Any] = {
         "benchmark": "index_node",
@@ -240,6 +259,8 @@ def main() -> int:
             pg_url = fresh_schema(args.postgres)
             db = Database.open(pg_url)
         else:
+            if args.cache_mb:
+                set_cache(args.cache_mb)
             path = Path(tmp) / "node.db"
             db = Database.open(f"sqlite:///{path}")
         try:
