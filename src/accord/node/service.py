@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from accord.encoding import b64encode
 from accord.errors import (
@@ -61,6 +61,10 @@ from accord.store.readonly import ReadOnlySQL
 __all__ = ["Node", "now_ms"]
 
 _log = logging.getLogger("accord.node")
+
+
+#: Checkpoint-loop rounds (half a checkpoint interval each) between SQLite WAL resets.
+_WAL_RESET_ROUNDS: Final = 20
 
 
 def now_ms() -> int:
@@ -349,7 +353,11 @@ class Node:
 
     def _checkpoint_loop(self) -> None:
         interval = self.config.policy.checkpoint_interval_ms / 1000
+        rounds = 0
         while not self._stop.wait(interval / 2):
+            rounds += 1
+            if rounds % _WAL_RESET_ROUNDS == 0:
+                self._reset_wal()
             if self.keys is None:
                 continue
             try:
@@ -358,6 +366,17 @@ class Node:
                 continue
             except StoreError:
                 _log.exception("checkpoint signing failed; retrying")
+
+    def _reset_wal(self) -> None:
+        """SQLite: copy the WAL into the database and empty it. Its automatic checkpoints
+        never reset the WAL while some reader is always active (the node's threads), so it
+        grew without bound (750 MB after 150,000 records) and every page read got slower."""
+        if self.db.dialect != "sqlite":
+            return
+        try:
+            self.db.maintenance("PRAGMA wal_checkpoint(TRUNCATE)")
+        except StoreError:
+            _log.warning("could not reset the SQLite WAL; retrying later", exc_info=True)
 
     def checkpoint_note(self) -> str:
         """The latest signed checkpoint (with the cosignatures collected for it)."""
