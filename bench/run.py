@@ -1,4 +1,9 @@
-"""Run every bench/bench_*.py in turn (``make bench``); ``--quick`` is passed through."""
+"""Run every bench/bench_*.py in turn (``make bench``); ``--quick`` is passed through.
+
+Every script takes ``--quick`` for a short run: bench_node.py (node ingest over HTTP and
+SQL; quick: 5,000 records per round, 50,000 SQL rows) and bench_index_node.py (the
+node's persisted index; quick: 100,000 records) included.
+"""
 
 from __future__ import annotations
 

@@ -293,6 +293,47 @@ def test_sql_limits(tmp_path: Path, db_url: str) -> None:
             rn.client("auditor").sql(endless)
 
 
+def test_sql_connections_are_reused_and_see_new_commits(tmp_path: Path, db_url: str) -> None:
+    """Read-only connections are pooled: after refusals, a stopped query and a cut answer,
+    the next queries still see every commit made since, and the limits still hold."""
+    with running_node(tmp_path, db_url, sql_max_rows=3, sql_timeout_ms=300) as rn:
+        auditor = rn.client("auditor")
+        count = "SELECT COUNT(*) FROM access WHERE patient = pseudonym('patient', 'MPI-1')"
+        endless = (
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+        )
+        for n in range(1, 4):
+            rn.client("source").submit([rn.sign(access_statement(patient="MPI-1"))])
+            assert auditor.sql(count)["rows"] == [[n]]
+            assert auditor.sql("SELECT record FROM access")["truncated"] is (n > 3)
+            with pytest.raises(UsageError, match="longer than"):
+                auditor.sql(endless)
+            with pytest.raises(UsageError):
+                auditor.sql("DELETE FROM access")
+            with pytest.raises(UsageError):
+                auditor.sql("SELECT * FROM record_bodies")
+        rn.client("source").submit([rn.sign(access_statement(patient="MPI-1")) for _ in range(2)])
+        assert auditor.sql(count)["rows"] == [[5]]
+        assert auditor.sql("SELECT record FROM access")["truncated"] is True
+
+
+def test_sqlite_wal_is_reset_while_the_node_runs(tmp_path: Path) -> None:
+    """The node empties its SQLite WAL now and then (readers that never all stop would
+    otherwise keep it growing), and keeps serving reads and writes."""
+    with running_node(tmp_path, str(tmp_path / "x.db"), checkpoint_interval_ms=20) as rn:
+        wal = rn.directory / "accord.db-wal"
+        for _ in range(5):
+            rn.client("source").submit([rn.sign(access_statement()) for _ in range(50)])
+        assert wal.stat().st_size > 0
+        deadline = time.monotonic() + 10
+        while wal.exists() and wal.stat().st_size > 0:
+            assert time.monotonic() < deadline, "the WAL was never emptied"
+            time.sleep(0.02)
+        rn.client("source").submit([rn.sign(access_statement())])
+        count = rn.client("auditor").sql("SELECT COUNT(*) FROM access")
+        assert count["rows"] == [[251]]
+
+
 def test_metrics_and_openapi(rn: RunningNode) -> None:
     rn.client("source").submit([rn.sign(access_statement())])
     metrics = httpx.get(f"{rn.url}/metrics").text

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from accord.encoding import b64encode
 from accord.errors import (
@@ -68,6 +68,10 @@ __all__ = ["Node", "now_ms"]
 _log = logging.getLogger("accord.node")
 #: Format byte of a body stored in the clear (only with ``[keys] encrypt_bodies = false``).
 _CLEAR_BODY = b"\x00"
+
+
+#: Checkpoint-loop rounds (half a checkpoint interval each) between SQLite WAL resets.
+_WAL_RESET_ROUNDS: Final = 20
 
 
 def now_ms() -> int:
@@ -213,6 +217,7 @@ class Node:
         self.executor.shutdown(wait=True)
         if self.peers is not None:
             self.peers.close()
+        self.sql.close()
         self.db.close()
 
     # -- sealing -----------------------------------------------------------------------
@@ -363,7 +368,11 @@ class Node:
 
     def _checkpoint_loop(self) -> None:
         interval = self.config.policy.checkpoint_interval_ms / 1000
+        rounds = 0
         while not self._stop.wait(interval / 2):
+            rounds += 1
+            if rounds % _WAL_RESET_ROUNDS == 0:
+                self._reset_wal()
             if self.keys is None:
                 continue
             try:
@@ -372,6 +381,17 @@ class Node:
                 continue
             except StoreError:
                 _log.exception("checkpoint signing failed; retrying")
+
+    def _reset_wal(self) -> None:
+        """SQLite: copy the WAL into the database and empty it. Its automatic checkpoints
+        never reset the WAL while some reader is always active (the node's threads), so it
+        grew without bound (745 MB after about 100,000 records)."""
+        if self.db.dialect != "sqlite":
+            return
+        try:
+            self.db.maintenance("PRAGMA wal_checkpoint(TRUNCATE)")
+        except StoreError:
+            _log.warning("could not reset the SQLite WAL; retrying later", exc_info=True)
 
     def checkpoint_note(self) -> str:
         """The latest signed checkpoint (with the cosignatures collected for it)."""

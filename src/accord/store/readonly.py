@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ __all__ = ["QueryResult", "ReadOnlySQL", "single_statement"]
 
 _SQLITE_META: Final = ("sqlite_master", "sqlite_schema", "sqlite_temp_master")
 _DENIED_FUNCTIONS: Final = frozenset({"load_extension", "readfile", "writefile", "edit"})
+#: Read-only SQLite connections kept open between queries.
+_SQLITE_POOL: Final = 4
 
 
 def single_statement(text: str) -> str:
@@ -50,6 +53,8 @@ def single_statement(text: str) -> str:
         raise UsageError("the query is empty")
     if len(text) > 100_000:
         raise UsageError("the query is longer than 100,000 characters")
+    if ";" not in text:
+        return text  # two statements need a semicolon between them
     i, n = 0, len(text)
     end = None
     while i < n:
@@ -98,6 +103,10 @@ class QueryResult:
         }
 
 
+#: Cell types returned as they are (checked by exact type first: the common case).
+_PLAIN: Final = frozenset({int, float, str, type(None)})
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
@@ -124,6 +133,9 @@ class ReadOnlySQL:
         self._max_rows = max_rows
         self._timeout_ms = timeout_ms
         self._role = ""
+        self._pool: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
+        self._deadlines: dict[int, list[float]] = {}
         if db.dialect == "postgresql":
             self._role = self._setup_postgresql()
 
@@ -135,7 +147,9 @@ class ReadOnlySQL:
         else:
             columns, rows, truncated = self._run_postgresql(query)
         elapsed = (time.perf_counter() - started) * 1000
-        return QueryResult(columns, [[_cell(v) for v in r] for r in rows], truncated, elapsed)
+        plain = _PLAIN
+        out = [[v if type(v) in plain else _cell(v) for v in r] for r in rows]
+        return QueryResult(columns, out, truncated, elapsed)
 
     # -- SQLite ------------------------------------------------------------------------
 
@@ -157,26 +171,58 @@ class ReadOnlySQL:
             return sqlite3.SQLITE_OK
         return sqlite3.SQLITE_DENY
 
-    def _run_sqlite(self, query: str) -> tuple[list[str], list[tuple[Any, ...]], bool]:
+    def _sqlite_connection(self) -> sqlite3.Connection:
+        """A pooled read-only connection (opening one and reading the schema costs more
+        than a typical indexed query; the authorizer and functions are set once)."""
+        with self._pool_lock:
+            if self._pool:
+                return self._pool.pop()
         path = self._db.target.location
         try:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+            conn = sqlite3.connect(
+                f"file:{path}?mode=ro", uri=True, timeout=5, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database read-only: {exc}") from None
-        deadline = time.monotonic() + self._timeout_ms / 1000
+        conn.create_function("pseudonym", 2, self._sqlite_pseudonym, deterministic=True)
+        conn.set_authorizer(self._authorize)
+        deadline = [0.0]
+        conn.set_progress_handler(lambda: int(time.monotonic() > deadline[0]), 2000)
+        self._deadlines[id(conn)] = deadline
+        return conn
+
+    def _sqlite_checkin(self, conn: sqlite3.Connection) -> None:
+        with self._pool_lock:
+            if len(self._pool) < _SQLITE_POOL:
+                self._pool.append(conn)
+                return
+        self._deadlines.pop(id(conn), None)
+        conn.close()
+
+    def close(self) -> None:
+        """Close the pooled SQLite connections."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, []
+        for conn in pool:
+            self._deadlines.pop(id(conn), None)
+            conn.close()
+
+    def _run_sqlite(self, query: str) -> tuple[list[str], list[tuple[Any, ...]], bool]:
+        conn = self._sqlite_connection()
+        self._deadlines[id(conn)][0] = time.monotonic() + self._timeout_ms / 1000
         try:
-            conn.create_function("pseudonym", 2, self._sqlite_pseudonym, deterministic=True)
-            conn.set_authorizer(self._authorize)
-            conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 2000)
             cur = conn.execute(query)
-            rows = cur.fetchmany(self._max_rows + 1)
-            columns = [d[0] for d in cur.description or ()]
+            try:
+                rows = cur.fetchmany(self._max_rows + 1)
+                columns = [d[0] for d in cur.description or ()]
+            finally:
+                cur.close()  # ends the read: the next query sees newer commits
         except sqlite3.DatabaseError as exc:
             raise self._sqlite_error(exc) from None
         finally:
-            with contextlib.suppress(psycopg.Error):
+            with contextlib.suppress(sqlite3.Error):
                 conn.rollback()
-            conn.close()
+            self._sqlite_checkin(conn)
         truncated = len(rows) > self._max_rows
         return columns, rows[: self._max_rows], truncated
 
