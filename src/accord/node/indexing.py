@@ -50,6 +50,9 @@ _log = logging.getLogger("accord.index")
 
 #: Past commits the node can still prove against (cosignatures arrive after the commit).
 HISTORY: Final = 128
+#: Log entries committed but not yet materialized before the sequencer waits for the
+#: materializer: bounds the overlay's memory when appends outrun the table writes.
+MAX_BACKLOG: Final = 100_000
 _ZERO: Final = bytes(32)
 _REPLAY_CHUNK: Final = 2_000
 
@@ -101,8 +104,10 @@ class _Overlay:
 class NodeIndex:
     """The node's index: the planner's hook, the materializer, and the read seam."""
 
-    def __init__(self, db: Database, log: Log) -> None:
+    def __init__(self, db: Database, log: Log, *, max_backlog: int = MAX_BACKLOG) -> None:
         self._db = db
+        self.max_backlog = max_backlog
+        self._drained = threading.Condition()
         self._log = log
         db.migrate("index", INDEX_STEPS)
         self.lock = threading.RLock()
@@ -203,6 +208,19 @@ class NodeIndex:
         with self._overlay_lock:
             self._overlay.add(result)
         self._queue.put(result)
+        self._wait_backlog(result.size)
+
+    def _wait_backlog(self, size: int) -> None:
+        """Back-pressure: while more than ``max_backlog`` entries wait to be materialized,
+        the sequencer (the caller of :meth:`commit`) waits, so the overlay's memory stays
+        bounded. Never waits on a materializer that is not running."""
+        with self._drained:
+            while (
+                size - self.materialized > self.max_backlog
+                and self._thread is not None
+                and self._thread.is_alive()
+            ):
+                self._drained.wait(1.0)
 
     def abort(self) -> None:
         with self.lock:
@@ -280,11 +298,13 @@ class NodeIndex:
                 (last.size, last.log_ts, last.root, before),
             ):
                 raise ConflictError("the index head moved under the materializer", size=before)
-        self.materialized = last.size
         if overlay:
             with self._overlay_lock:
                 for res in results:
                     self._overlay.drop(res)
+        with self._drained:
+            self.materialized = last.size
+            self._drained.notify_all()
 
     def wait_materialized(self, size: int, timeout: float = 30.0) -> bool:
         """For tests and tools: wait until rows up to ``size`` are in the tables."""
