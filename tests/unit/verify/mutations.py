@@ -5,8 +5,8 @@ a record by a record of another answer (another patient), a bit flip in every st
 its decoded bytes (re-encoded), and for a base64 list of hashes or postings (docs/bundles.md
 section 2) every omission, duplication and reordering of an element and its truncation
 in the decoded bytes; bit flips in every signature (decoded bytes, re-encoded), and +-1
-on every integer (sizes, indices, starts, times, page bounds). Bodies set to null (a claimed shredding) are not a mutation: the
-verifier accepts them header-only and says so."""
+on every integer (sizes, indices, starts, times, page bounds). Bodies set to null (a
+claimed shredding) are not a mutation: the verifier accepts them header-only and says so."""
 
 from __future__ import annotations
 
