@@ -10,7 +10,9 @@ and body) of every posting the verifier needs.
 This module holds the dataclasses, the strict JSON form (:meth:`Bundle.format`,
 :func:`parse_bundle`, exact inverses), the query terms and their time rules, and
 :func:`build_bundle`, which assembles a bundle from parts the node computed. The
-checks are in :mod:`accord.verify`.
+checks are in :mod:`accord.verify`. In the JSON form, binary values are base64 (lists of
+hashes or postings as one string each) and the commit leaf and record headers are given
+by their fields (docs/bundles.md section 2); the dataclasses hold the leaves' text.
 """
 
 from __future__ import annotations
