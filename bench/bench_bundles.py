@@ -39,6 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.bundle_breakdown import breakdown
 from tests.integration.nodes import running_consortium
 
 from accord.index.bundle import (
@@ -132,6 +133,8 @@ def main() -> None:
         for label, window in (("whole", None), ("7-day window", (now - 10 * DAY, now - 3 * DAY))):
             prove, index_only, verify_text, verify_obj = [], [], [], []
             sizes, no_bodies, whole, counts = [], [], [], []
+            parts: list[dict[str, int]] = []
+            typical: dict[str, Any] | None = None
             for p in picks:
                 q = QuerySpec((Term("patient", (p,)),), *(window if window else (None, None)))
                 t = time.perf_counter()
@@ -157,6 +160,9 @@ def main() -> None:
                 no_bodies.append(bundle.proof_size(headers=True))
                 whole.append(len(text))
                 counts.append(len(answer.records))
+                parts.append(breakdown(bundle.to_json()))
+                if typical is None and len(answer.records) == 5:
+                    typical = bundle.to_json()
             results[label] = {
                 "records per answer p50": statistics.median(counts),
                 "prove ms p50/p99 (answer_query)": [
@@ -172,7 +178,15 @@ def main() -> None:
                     round(statistics.median(verify_text), 3), round(_pct(verify_text, 0.99), 3)
                 ],
                 "verify ms p50 (parsed bundle)": round(statistics.median(verify_obj), 3),
+                "breakdown bytes p50 (no bodies)": {
+                    k: statistics.median(p[k] for p in parts) for k in parts[0]
+                },
             }  # fmt: skip
+            if typical is not None:
+                name = "bundle-typical.json" if window is None else "bundle-typical-window.json"
+                out_dir = Path(args.out).parent
+                out_dir.mkdir(parents=True, exist_ok=True)
+                (out_dir / name).write_text(json.dumps(typical, indent=1) + "\n")
         report = {
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "

@@ -10,7 +10,9 @@ and body) of every posting the verifier needs.
 This module holds the dataclasses, the strict JSON form (:meth:`Bundle.format`,
 :func:`parse_bundle`, exact inverses), the query terms and their time rules, and
 :func:`build_bundle`, which assembles a bundle from parts the node computed. The
-checks are in :mod:`accord.verify`.
+checks are in :mod:`accord.verify`. In the JSON form, binary values are base64 (lists of
+hashes or postings as one string each) and the commit leaf and record headers are given
+by their fields (docs/bundles.md section 2); the dataclasses hold the leaves' text.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from accord.encoding import canonical, hex32, parse_json
+from accord.encoding import b64decode, b64encode, canonical, hex32, parse_json
 from accord.errors import MalformedError, NotFoundError, UsageError
 from accord.index.builder import IndexView
-from accord.index.postings import MAX_U64, Posting, PostingReaders
-from accord.index.query import KeyProof, Page, Window, key_proof_from_json, prove_key
-from accord.records import key_id
+from accord.index.mapproof import MapLeaf, MapProof, MapValue
+from accord.index.postings import MAX_U64, POSTING_SIZE, Posting, PostingReaders
+from accord.index.query import KeyProof, Page, Window, prove_key
+from accord.records import IndexCommit, key_id, parse_leaf
+from accord.records.header import Header
 
 __all__ = [
     "FORMAT",
@@ -220,7 +224,7 @@ class BundleRecord:
     body: str | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"header": self.header, "body": self.body}
+        return {"header": _header_to_json(self.header), "body": self.body}
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,16 +276,19 @@ class Bundle:
             "query": self.query.to_json(),
             "policy": self.policy.to_json(),
             "checkpoint": self.checkpoint,
-            "commit": {"leaf": self.commit_leaf, "proof": [h.hex() for h in self.commit_proof]},
+            "commit": {
+                "leaf": _commit_to_json(self.commit_leaf),
+                "proof": _b64_join(self.commit_proof),
+            },
             "terms": [
-                {"key": k.hex(), "proof": p.to_json()}
+                {"key": b64encode(k), "proof": _key_proof_to_json(p)}
                 for k, p in zip(self.keys, self.proofs, strict=True)
             ],
             "driver": self.driver,
             "page": None if self.page is None else {"start": self.page[0], "end": self.page[1]},
             "late": None
             if self.late is None
-            else {"key": self.late[0].hex(), "proof": self.late[1].to_json()},
+            else {"key": b64encode(self.late[0]), "proof": _key_proof_to_json(self.late[1])},
             "records": [r.to_json() for r in self.records],
         }
 
@@ -294,7 +301,7 @@ class Bundle:
         unless ``headers``)."""
         value = self.to_json()
         value["records"] = (
-            [{"header": r.header, "body": None} for r in self.records] if headers else []
+            [{"header": r["header"], "body": None} for r in value["records"]] if headers else []
         )
         return len(canonical(value))
 
@@ -305,13 +312,180 @@ def _exact(obj: object, keys: set[str], what: str) -> dict[str, Any]:
     return obj
 
 
-def _hashes(value: object, what: str) -> tuple[bytes, ...]:
-    if not isinstance(value, list) or not all(isinstance(h, str) for h in value):
-        raise _bad(f"{what} must be a list of hex hashes")
+# -- the compact JSON of binary values (docs/bundles.md section 2) ----------------------
+#
+# Every list of hashes (or postings) is ONE standard padded base64 string of the
+# concatenated 32-byte hashes (48-byte postings); a key id or a single hash is the base64
+# of its 32 bytes. Parsing is strict: canonical base64 only, and a length that is a
+# multiple of the element size. The key-proof and map-proof JSON of docs/index.md (hex)
+# is unchanged: this form exists at the bundle boundary only.
+
+
+def _b64_join(items: Sequence[bytes]) -> str:
+    return b64encode(b"".join(items))
+
+
+def _b64_split(value: object, what: str, size: int = 32) -> tuple[bytes, ...]:
+    if not isinstance(value, str):
+        raise _bad(f"{what} must be a base64 string")
     try:
-        return tuple(hex32(h, what) for h in value)
+        raw = b64decode(value, what)
     except MalformedError as exc:
-        raise _bad(exc.message) from None
+        raise _bad(f"{what}: {exc.message}") from None
+    if len(raw) % size:
+        raise _bad(f"{what}: {len(raw)} bytes is not a multiple of {size}")
+    return tuple(raw[i : i + size] for i in range(0, len(raw), size))
+
+
+def _b64_one(value: object, what: str) -> bytes:
+    items = _b64_split(value, what)
+    if len(items) != 1:
+        raise _bad(f"{what} must be the base64 of 32 bytes")
+    return items[0]
+
+
+def _map_proof_to_json(proof: MapProof) -> dict[str, Any]:
+    leaf = proof.leaf
+    out: dict[str, Any] | None = None
+    if leaf is not None and leaf.value is not None:
+        out = {
+            "key": b64encode(leaf.key_id),
+            "size": leaf.value.size,
+            "posting_root": b64encode(leaf.value.posting_root),
+        }
+    elif leaf is not None:
+        out = {"key": b64encode(leaf.key_id), "value_hash": b64encode(leaf.value_hash or b"")}
+    # the empty subtree is its 32 zero bytes: its only spelling here
+    return {"siblings": _b64_join(proof.siblings), "leaf": out}
+
+
+def _map_proof_from_json(obj: object) -> MapProof:
+    obj = _exact(obj, {"siblings", "leaf"}, "a map proof")
+    siblings = _b64_split(obj["siblings"], "map proof siblings")
+    raw = obj["leaf"]
+    leaf: MapLeaf | None = None
+    try:
+        if raw is not None:
+            if not isinstance(raw, dict):
+                raise _bad("a map proof's leaf must be an object or null")
+            if set(raw) == {"key", "size", "posting_root"}:
+                size = raw["size"]
+                if not _int(size):
+                    raise _bad("a map leaf's size must be an integer")
+                root = _b64_one(raw["posting_root"], "posting root")
+                leaf = MapLeaf(_b64_one(raw["key"], "map leaf key"), value=MapValue(size, root))
+            elif set(raw) == {"key", "value_hash"}:
+                vh = _b64_one(raw["value_hash"], "value hash")
+                leaf = MapLeaf(_b64_one(raw["key"], "map leaf key"), value_hash=vh)
+            else:
+                raise _bad("a map leaf holds key, size and posting_root, or key and value_hash")
+        return MapProof(siblings, leaf)
+    except MalformedError as exc:
+        if exc.what == _WHAT:
+            raise
+        raise _bad(f"map proof: {exc.message}") from None
+
+
+def _key_proof_to_json(proof: KeyProof) -> dict[str, Any]:
+    return {
+        "map": _map_proof_to_json(proof.map_proof),
+        "start": proof.start,
+        "postings": _b64_join([p.to_bytes() for p in proof.postings]),
+        "range_proof": _b64_join(proof.range_proof),
+    }
+
+
+def _key_proof(obj: object) -> KeyProof:
+    obj = _exact(obj, {"map", "start", "postings", "range_proof"}, "a key proof")
+    map_proof = _map_proof_from_json(obj["map"])
+    raw = _b64_split(obj["postings"], "postings", POSTING_SIZE)
+    proof = _b64_split(obj["range_proof"], "range proof")
+    if not _int(obj["start"]):
+        raise _bad("a key proof's start must be an integer in [0, 2**64)")
+    try:
+        postings = tuple(Posting.from_bytes(p) for p in raw)
+        return KeyProof(map_proof, obj["start"], postings, proof)
+    except MalformedError as exc:
+        raise _bad(f"key proof: {exc.message}") from None
+
+
+_HEADER_FIELDS: Final = {"type", "org", "src", "log_ts", "event_ts", "keys", "body_hash"}
+
+
+def _header_to_json(text: str) -> dict[str, Any]:
+    """A record header leaf (text) as its fields, key ids and body hash in base64."""
+    try:
+        h = Header.parse(text)
+    except MalformedError as exc:
+        raise _bad(f"record header: {exc.message}") from None
+    if h.format() != text:
+        raise _bad("record header is not a canonical leaf")
+    return {
+        "type": h.type,
+        "org": h.org,
+        "src": h.src,
+        "log_ts": h.log_ts,
+        "event_ts": h.event_ts,
+        "keys": _b64_join(h.keys),
+        "body_hash": b64encode(h.body_hash),
+    }
+
+
+def _header_from_json(obj: object) -> str:
+    """The leaf text of a header's JSON fields (the leaf is a function of its fields)."""
+    obj = _exact(obj, _HEADER_FIELDS, "a record header")
+    keys = _b64_split(obj["keys"], "header keys")
+    body_hash = _b64_one(obj["body_hash"], "header body hash")
+    try:
+        h = Header(
+            type=obj["type"],
+            org=obj["org"],
+            src=obj["src"],
+            log_ts=obj["log_ts"],
+            event_ts=obj["event_ts"],
+            keys=keys,
+            body_hash=body_hash,
+        )
+    except MalformedError as exc:
+        raise _bad(f"record header: {exc.message}") from None
+    return h.format()
+
+
+_COMMIT_FIELDS: Final = {"log_ts", "covers_size", "index_root", "mapfn_id", "prev_commit_seq"}
+
+
+def _commit_to_json(text: str) -> dict[str, Any]:
+    """The index-commit leaf (text) as its fields, hashes in base64."""
+    try:
+        c = parse_leaf(text)
+    except MalformedError as exc:
+        raise _bad(f"commit leaf: {exc.message}") from None
+    if not isinstance(c, IndexCommit) or c.leaf.decode("ascii") != text:
+        raise _bad("the commit leaf is not a canonical index-commit leaf")
+    return {
+        "log_ts": c.log_ts,
+        "covers_size": c.covers_size,
+        "index_root": b64encode(c.index_root),
+        "mapfn_id": b64encode(c.mapfn_id),
+        "prev_commit_seq": c.prev_commit_seq,
+    }
+
+
+def _commit_from_json(obj: object) -> str:
+    obj = _exact(obj, _COMMIT_FIELDS, "the commit leaf")
+    root = _b64_one(obj["index_root"], "index root")
+    mapfn_id = _b64_one(obj["mapfn_id"], "mapfn id")
+    try:
+        c = IndexCommit(
+            log_ts=obj["log_ts"],
+            covers_size=obj["covers_size"],
+            index_root=root,
+            mapfn_id=mapfn_id,
+            prev_commit_seq=obj["prev_commit_seq"],
+        )
+    except MalformedError as exc:
+        raise _bad(f"commit leaf: {exc.message}") from None
+    return c.leaf.decode("ascii")
 
 
 def _text(value: object, what: str) -> str:
@@ -348,7 +522,7 @@ def bundle_from_json(obj: object) -> Bundle:
     keys, proofs = [], []
     for t in terms:
         t = _exact(t, {"key", "proof"}, "a term")
-        keys.append(_hashes([t["key"]], "term key")[0])
+        keys.append(_b64_one(t["key"], "term key"))
         proofs.append(_key_proof(t["proof"]))
     page = top["page"]
     if page is not None:
@@ -357,7 +531,7 @@ def bundle_from_json(obj: object) -> Bundle:
     late = top["late"]
     if late is not None:
         late = _exact(late, {"key", "proof"}, "late")
-        late = (_hashes([late["key"]], "late key")[0], _key_proof(late["proof"]))
+        late = (_b64_one(late["key"], "late key"), _key_proof(late["proof"]))
     records = top["records"]
     if not isinstance(records, list):
         raise _bad("records must be a list")
@@ -367,13 +541,13 @@ def bundle_from_json(obj: object) -> Bundle:
         body = r["body"]
         if body is not None:
             body = _text(body, "record body")
-        recs.append(BundleRecord(_text(r["header"], "record header"), body))
+        recs.append(BundleRecord(_header_from_json(r["header"]), body))
     return Bundle(
         query=query,
         policy=policy,
         checkpoint=_text(top["checkpoint"], "checkpoint"),
-        commit_leaf=_text(commit["leaf"], "commit leaf"),
-        commit_proof=_hashes(commit["proof"], "commit proof"),
+        commit_leaf=_commit_from_json(commit["leaf"]),
+        commit_proof=_b64_split(commit["proof"], "commit proof"),
         keys=tuple(keys),
         proofs=tuple(proofs),
         driver=top["driver"],
@@ -381,13 +555,6 @@ def bundle_from_json(obj: object) -> Bundle:
         late=late,
         records=tuple(recs),
     )
-
-
-def _key_proof(obj: object) -> KeyProof:
-    try:
-        return key_proof_from_json(obj)
-    except MalformedError as exc:
-        raise _bad(f"key proof: {exc.message}") from None
 
 
 def parse_bundle(text: str | bytes) -> Bundle:

@@ -1,10 +1,12 @@
 """A generator of single mutations of a bundle's JSON value: every omission, insertion
 (duplicate) and reordering of a list element, truncation of every list, substitution of
-a record by a record of another answer (another patient), a bit flip in every hash (hex
-digits), every string (headers, bodies, the commit leaf, the checkpoint text), in every
-signature (decoded bytes, re-encoded), and +-1 on every integer (sizes, indices, starts,
-times, page bounds). Bodies set to null (a claimed shredding) are not a mutation: the
-verifier accepts them header-only and says so."""
+a record by a record of another answer (another patient), a bit flip in every string
+(bodies, names, the checkpoint text) and in every base64 value, both in its text and in
+its decoded bytes (re-encoded), and for a base64 list of hashes or postings (docs/bundles.md
+section 2) every omission, duplication and reordering of an element and its truncation
+in the decoded bytes; bit flips in every signature (decoded bytes, re-encoded), and +-1
+on every integer (sizes, indices, starts, times, page bounds). Bodies set to null (a
+claimed shredding) are not a mutation: the verifier accepts them header-only and says so."""
 
 from __future__ import annotations
 
@@ -20,6 +22,39 @@ Path = tuple[str | int, ...]
 Mutation = tuple[str, Any]
 
 _HEX = re.compile(r"^[0-9a-f]+$")
+_B64 = re.compile(r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
+#: base64 lists of fixed-size elements, by the field's name
+_ELEMENT = {"proof": 32, "siblings": 32, "range_proof": 32, "keys": 32, "postings": 48}
+
+
+def _b64(text: str) -> bytes | None:
+    """The decoded bytes of a canonical base64 value of at least 32 bytes, else None."""
+    if len(text) < 44 or not _B64.match(text):
+        return None
+    raw = base64.b64decode(text)
+    return raw if base64.b64encode(raw).decode() == text else None
+
+
+def _b64_mutations(where: str, name: str | int, raw: bytes) -> Iterator[tuple[str, str]]:
+    enc = base64.b64encode
+    for i in _positions(len(raw)):
+        flipped = bytearray(raw)
+        flipped[i] ^= 0x01
+        yield f"flip byte {where}#{i}", enc(bytes(flipped)).decode()
+    size = _ELEMENT.get(name) if isinstance(name, str) else None
+    if size is None or len(raw) % size:
+        return
+    items = [raw[i : i + size] for i in range(0, len(raw), size)]
+    for i in range(len(items)):
+        yield f"omit {where}#[{i}]", enc(b"".join(items[:i] + items[i + 1 :])).decode()
+        yield f"duplicate {where}#[{i}]", enc(b"".join([*items[: i + 1], *items[i:]])).decode()
+        if i + 1 < len(items) and items[i] != items[i + 1]:
+            swapped = list(items)
+            swapped[i], swapped[i + 1] = swapped[i + 1], swapped[i]
+            yield f"swap {where}#[{i}]", enc(b"".join(swapped)).decode()
+    if len(items) > 1:
+        yield f"truncate {where}#", enc(b"".join(items[: len(items) // 2])).decode()
+    yield f"cut a byte {where}#", enc(raw[:-1]).decode()
 
 
 def _walk(value: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
@@ -123,13 +158,22 @@ def mutations(bundle: dict[str, Any], others: list[dict[str, Any]]) -> Iterator[
             if path == ("format",):
                 yield "format", _set(bundle, path, "accord-bundle/v2")
                 continue
+            if value == "":  # an empty base64 list: one element inserted
+                size = _ELEMENT.get(str(path[-1]), 32)
+                filler = base64.b64encode(b"\x5a" * size).decode()
+                yield f"insert into {where}", _set(bundle, path, filler)
+                continue
+            raw = _b64(value)
+            if raw is not None:
+                for label, new in _b64_mutations(where, path[-1], raw):
+                    yield label, _set(bundle, path, new)
             flip = _flip_hex if _HEX.match(value) else _flip_char
             for i in _positions(len(value)):
                 yield f"flip {where}@{i}", _set(bundle, path, flip(value, i))
             if len(value) > 2:
                 yield f"truncate {where}", _set(bundle, path, value[: len(value) // 2])
     # substitution of a record by a record of another answer
-    mine = {r["header"] for r in bundle["records"]}
+    mine = [r["header"] for r in bundle["records"]]
     foreign = [r for o in others for r in o["records"] if r["header"] not in mine]
     for i in range(len(bundle["records"])):
         for r in foreign[:2]:
