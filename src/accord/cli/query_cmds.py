@@ -189,6 +189,13 @@ def _read(path: Path) -> str:
         raise StoreError(f"cannot read {path}: {exc}") from None
 
 
+def _utc(ms: int) -> str:
+    """An event time (ms since the epoch) as a short UTC date and time."""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+
 def _describe(answer: VerifiedAnswer) -> None:
     q = answer.query.to_json()
     terms = [answer.query.terms[0].to_json(), *q["and"]]
@@ -196,7 +203,8 @@ def _describe(answer: VerifiedAnswer) -> None:
         ", ".join(f"{k}={v}" for k, v in t.items() if k != "kind") + f" ({t['kind']})"
         for t in terms
     )
-    window = f" event time [{q['from']}, {q['to']}]" if answer.query.windowed else ""
+    ends = ["open" if v is None else _utc(v) for v in (q["from"], q["to"])]
+    window = f" event time [{ends[0]}, {ends[1]}]" if answer.query.windowed else ""
     out.print(
         f"VERIFIED: {what}{window} at {answer.org}'s checkpoint {answer.size} "
         f"(cosigned by {', '.join(sorted(answer.witnesses)) or 'no witness needed'})",
@@ -209,7 +217,7 @@ def _describe(answer: VerifiedAnswer) -> None:
             "together for a complete answer",
             highlight=False,
         )
-    table = Table("seq", "event time (ms)", "type", "record", "who", "late", "body")
+    table = Table("seq", "event time (UTC)", "type", "record", "who", "late", "body")
     for r in answer.records:
         st = r.statement or {}
         fields = st.get("fields", {})
@@ -220,7 +228,7 @@ def _describe(answer: VerifiedAnswer) -> None:
         )
         table.add_row(
             str(r.seq),
-            str(r.event_ts),
+            _utc(r.event_ts),
             r.type,
             r.record[:16],
             who,
