@@ -55,6 +55,8 @@ HISTORY: Final = 128
 MAX_BACKLOG: Final = 100_000
 _ZERO: Final = bytes(32)
 _REPLAY_CHUNK: Final = 2_000
+#: Posting logs up to this size are located with one range read, longer ones by bisection.
+_SCAN_LOCATE: Final = 64
 
 INDEX_STEPS: Final = (
     Step(
@@ -71,6 +73,34 @@ INDEX_STEPS: Final = (
             "CREATE TABLE index_head (one INTEGER PRIMARY KEY, size INTEGER NOT NULL,"
             " log_ts INTEGER NOT NULL, root BLOB NOT NULL)",
         ),
+    ),
+    # One B-tree per table on SQLite (WITHOUT ROWID: the primary key is the table) and no
+    # secondary index on log_ts (``locate`` searches the primary key): a third less storage
+    # and fewer pages written per batch. PostgreSQL keeps its heap tables and drops the index.
+    Step(
+        "002-compact",
+        sqlite=(
+            "CREATE TABLE index_postings_v2 (key_id BLOB NOT NULL, idx INTEGER NOT NULL,"
+            " seq INTEGER NOT NULL, log_ts INTEGER NOT NULL, evh BLOB NOT NULL,"
+            " PRIMARY KEY (key_id, idx)) WITHOUT ROWID",
+            "INSERT INTO index_postings_v2 SELECT key_id, idx, seq, log_ts, evh"
+            " FROM index_postings",
+            "DROP TABLE index_postings",
+            "ALTER TABLE index_postings_v2 RENAME TO index_postings",
+            "CREATE TABLE index_posting_nodes_v2 (key_id BLOB NOT NULL, level INTEGER NOT NULL,"
+            " idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (key_id, level, idx))"
+            " WITHOUT ROWID",
+            "INSERT INTO index_posting_nodes_v2 SELECT key_id, level, idx, hash"
+            " FROM index_posting_nodes",
+            "DROP TABLE index_posting_nodes",
+            "ALTER TABLE index_posting_nodes_v2 RENAME TO index_posting_nodes",
+            "CREATE TABLE index_keys_v2 (key_id BLOB PRIMARY KEY, size INTEGER NOT NULL,"
+            " root BLOB NOT NULL, edge BLOB NOT NULL) WITHOUT ROWID",
+            "INSERT INTO index_keys_v2 SELECT key_id, size, root, edge FROM index_keys",
+            "DROP TABLE index_keys",
+            "ALTER TABLE index_keys_v2 RENAME TO index_keys",
+        ),
+        postgresql=("DROP INDEX IF EXISTS index_postings_ts",),
     ),
 )
 
@@ -368,17 +398,45 @@ class NodeIndex:
         return out
 
     def locate(self, key_id: bytes, size: int, log_ts: int) -> int:
-        row = self._db.fetchone(
-            "SELECT MIN(idx) FROM index_postings WHERE key_id = ? AND log_ts >= ? AND idx < ?",
-            (key_id, log_ts, size),
-        )
-        best = size if row is None or row[0] is None else int(row[0])
+        """The first posting index below ``size`` whose log_ts is at least ``log_ts`` (``size``
+        if none). A key's postings are in log order and log_ts never decreases along them, so
+        this is a search over the primary key: one range read for a short posting log, a binary
+        search of point reads for a long one (no secondary index on log_ts to maintain)."""
         with self._overlay_lock:
-            pending = self._overlay.postings.get(key_id, {})
+            pending = dict(self._overlay.postings.get(key_id, {}))
+        if size <= _SCAN_LOCATE:
+            times = {
+                int(idx): int(ts)
+                for idx, ts in self._db.fetchall(
+                    "SELECT idx, log_ts FROM index_postings WHERE key_id = ? AND idx < ?",
+                    (key_id, size),
+                )
+            }
             for idx, raw in pending.items():
-                if idx < best and int.from_bytes(raw[8:16], "big") >= log_ts:
-                    best = idx
-        return best
+                times[idx] = int.from_bytes(raw[8:16], "big")
+            if any(i not in times for i in range(size)):
+                raise StoreError(f"a posting below {size} of a key is not stored")
+            return next((i for i in range(size) if times[i] >= log_ts), size)
+
+        def posting_ts(idx: int) -> int:
+            raw = pending.get(idx)
+            if raw is not None:
+                return int.from_bytes(raw[8:16], "big")
+            row = self._db.fetchone(
+                "SELECT log_ts FROM index_postings WHERE key_id = ? AND idx = ?", (key_id, idx)
+            )
+            if row is None:
+                raise StoreError(f"posting {idx} of a key is not stored")
+            return int(row[0])
+
+        lo, hi = 0, size
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if posting_ts(mid) >= log_ts:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
 
     def readers(self) -> PostingReaders:
         return PostingReaders(self.read_postings, self.read_nodes, self.locate)

@@ -78,3 +78,36 @@ def test_a_stopped_materializer_never_blocks_the_sequencer(tmp_path: Path) -> No
         assert index.materialized == 0
     finally:
         db.close()
+
+
+def test_locate_agrees_with_a_scan_while_rows_are_still_being_written(tmp_path: Path) -> None:
+    """``locate`` searches the primary key (no log_ts index): one read for a short posting log,
+    bisection for a long one, over rows in the tables and rows still in memory."""
+    db = Database.open(f"sqlite:///{tmp_path / 'node.db'}")
+    index = NodeIndex(db, Log.attach(db, origin="test.example/locate"))
+    long_key, short_key = _h("long"), _h("short")
+    times: dict[bytes, list[int]] = {long_key: [], short_key: []}
+    seq = 0
+    try:
+        for batch in range(40):
+            if batch == 25:
+                index.start()  # the first 25 batches' rows go to the tables, the rest stay
+                assert index.wait_materialized(index.state.size, timeout=30)
+                index.stop()
+            log_ts = 1_000 + 10 * (batch // 3)  # equal log_ts across batches too
+            headers = [_Header(_h(batch, i), (long_key,)) for i in range(10)]
+            if batch % 8 == 0:
+                headers.append(_Header(_h(batch, "s"), (short_key,)))
+            index.stage(seq, log_ts, headers)
+            index.commit()
+            seq += len(headers) + 1
+            for h in headers:
+                times[h.keys[0]].append(log_ts)
+        assert 0 < index.materialized < index.state.size
+        for key, ts in times.items():
+            for size in sorted({0, 1, min(7, len(ts)), len(ts) // 2, len(ts)}):
+                for probe in (0, 1_000, 1_005, 1_010, 1_060, 1_130, 1_131, 10**6):
+                    expected = next((i for i in range(size) if ts[i] >= probe), size)
+                    assert index.locate(key, size, probe) == expected, (size, probe)
+    finally:
+        db.close()
