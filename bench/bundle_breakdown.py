@@ -52,7 +52,8 @@ def breakdown(value: dict[str, Any]) -> dict[str, int]:
         parts["postings"] += _n(proof["postings"])
         parts["range proofs"] += _n(proof["range_proof"])
     total = _n(value)
-    parts["framing (field names, start, driver, page, empty bodies, punctuation)"] = total - sum(parts.values())
+    framing = "framing (field names, start, driver, page, empty bodies, punctuation)"
+    parts[framing] = total - sum(parts.values())
     parts["total without bodies"] = total
     return parts
 
