@@ -9,13 +9,15 @@ N/50 accessors, N/2 EHR records, event times spread over 30 days, 1% late.
 Measured at cornell's latest cosigned checkpoint, over ``--queries`` random patients:
 
 - ``prove``: ``answer_query`` in the node (checkpoint choice, map and posting proofs
-  from the SQL tables, commit inclusion proof, headers read and bodies decrypted), and
+  from the SQL tables, commit inclusion proof, bodies decrypted), and
   its index part alone (``prove_terms`` under the index lock);
-- ``size``: the bundle's canonical JSON without bodies and headers (proofs and
-  checkpoint: what the 3 KB target is about), without bodies only, and whole;
+- ``size``: the bundle's canonical JSON without records (proofs and checkpoint), without
+  bodies (what the 3 KB target is about: a record with a body carries no header, so this
+  is the proofs plus each record's framing; a shredded record would carry its header),
+  and whole;
 - ``verify``: ``accord.verify.verify_bundle`` on the JSON text (parse + every check,
-  including Ed25519 of the log signature and two cosignatures, and MapFn re-run for
-  every body), and on a parsed bundle.
+  including Ed25519 of the log signature and two cosignatures, and every record's
+  header rebuilt from its body, MapFn included, and hashed), and on a parsed bundle.
 
 Also a 7-day window query per patient. Usage: ``.venv/bin/python bench/bench_bundles.py
 [--records N] [--queries Q]``; writes bench/out/bundles.json.
@@ -156,8 +158,8 @@ def main() -> None:
                 t = time.perf_counter()
                 verify_bundle(parsed, consortium, index_key)
                 verify_obj.append((time.perf_counter() - t) * 1000)
-                sizes.append(bundle.proof_size(headers=False))
-                no_bodies.append(bundle.proof_size(headers=True))
+                sizes.append(bundle.proof_size(records=False))
+                no_bodies.append(bundle.proof_size(records=True))
                 whole.append(len(text))
                 counts.append(len(answer.records))
                 parts.append(breakdown(bundle.to_json()))
@@ -172,7 +174,7 @@ def main() -> None:
                     round(statistics.median(index_only), 3), round(_pct(index_only, 0.99), 3)
                 ],
                 "size bytes p50 (proofs + checkpoint, no records)": statistics.median(sizes),
-                "size bytes p50 (with headers, no bodies)": statistics.median(no_bodies),
+                "size bytes p50 (no bodies)": statistics.median(no_bodies),
                 "size bytes p50 (whole)": statistics.median(whole),
                 "verify ms p50/p99 (JSON text)": [
                     round(statistics.median(verify_text), 3), round(_pct(verify_text, 0.99), 3)

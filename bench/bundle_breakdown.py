@@ -25,7 +25,9 @@ def _n(value: Any) -> int:
 def breakdown(value: dict[str, Any]) -> dict[str, int]:
     """Bytes per component of the bundle ``value`` without its bodies."""
     value = dict(value)
-    value["records"] = [{**r, "body": None} for r in value["records"]]
+    # a record with a body carries no header: without its body it is {"body": ""}; a
+    # record whose body is absent (shredded) carries its header
+    value["records"] = [{"body": ""} if "body" in r else r for r in value["records"]]
     parts: dict[str, int] = {
         "query + policy": _n(value["query"]) + _n(value["policy"]),
         "checkpoint note": _n(value["checkpoint"]),
@@ -36,7 +38,9 @@ def breakdown(value: dict[str, Any]) -> dict[str, int]:
         "map proof leaves": 0,
         "postings": 0,
         "range proofs": 0,
-        "record headers": sum(_n(r["header"]) for r in value["records"]),
+        "record headers (shredded records only)": sum(
+            _n(r["header"]) for r in value["records"] if "header" in r
+        ),
     }
     proofs = [(t["key"], t["proof"]) for t in value["terms"]]
     if value["late"] is not None:
@@ -48,7 +52,8 @@ def breakdown(value: dict[str, Any]) -> dict[str, int]:
         parts["postings"] += _n(proof["postings"])
         parts["range proofs"] += _n(proof["range_proof"])
     total = _n(value)
-    parts["framing (field names, start, driver, page, punctuation)"] = total - sum(parts.values())
+    framing = "framing (field names, start, driver, page, empty bodies, punctuation)"
+    parts[framing] = total - sum(parts.values())
     parts["total without bodies"] = total
     return parts
 

@@ -5,6 +5,7 @@ an in-memory ledger built with the node's own proving code (tests/unit/verify/le
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from typing import Any
 
@@ -28,6 +29,12 @@ from tests.unit.verify.ledger import (
 from tests.unit.verify.mutations import mutations
 
 CONSORTIUM = consortium(1)
+#: mutations of a record's body, and the refusals that may answer them
+_BODY = re.compile(r"^(flip|truncate) records/\d+/body")
+_BODY_REASON = re.compile(
+    r"record \d+: (the header rebuilt from its body .* event hash|its body is not a valid "
+    r"signed statement|its body is not canonical)"
+)
 T0 = NOW_MS - 3 * DAY
 
 QUERIES: list[dict[str, Any]] = [
@@ -98,16 +105,36 @@ def test_every_single_mutation_is_refused(n: int) -> None:
     bundle = _bundles()[n]
     others = [b for i, b in enumerate(_bundles()) if i != n]
     survivors = []
+    wrong_reason = []
     count = 0
     for label, mutated in mutations(bundle, others):
         count += 1
         try:
             _verify(json.dumps(mutated), QUERIES[n])
-        except VerificationError:
+        except VerificationError as exc:
+            if _BODY.search(label) and not _BODY_REASON.search(exc.message):
+                wrong_reason.append((label, exc.message))
             continue
         survivors.append(label)
     assert count > 50
     assert survivors == []
+    # a mutated body (a record carries no header beside it) is refused by the record's
+    # own checks: mostly the leaf hash of the header rebuilt from it
+    assert wrong_reason == []
+
+
+def test_body_mutations_are_refused_by_the_leaf_hash_check() -> None:
+    """A body edited into another valid, canonical statement (no JSON or canonical-form
+    error to catch it) is refused because its rebuilt header is not the posting's entry."""
+    bundle = _bundles()[0]
+    assert all(set(r) == {"body"} for r in bundle["records"])
+    for i, r in enumerate(bundle["records"]):
+        value = json.loads(json.dumps(bundle))
+        edited = r["body"].replace('"MPI-1"', '"MPI-8"')
+        assert edited != r["body"]
+        value["records"][i] = {"body": edited}
+        with pytest.raises(VerificationError, match="does not hash to the posting's event hash"):
+            _verify(json.dumps(value), QUERIES[0])
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,9 +12,7 @@ from rich.table import Table
 from accord.demo.story import PATIENT, PATIENT_NAME, march
 from accord.errors import AccordError, VerificationError
 from accord.index.bundle import parse_bundle
-from accord.merkle import leaf_hash
 from accord.node.founding import ConsortiumKeys
-from accord.records.header import Header
 from accord.verify import VerifiedAnswer, omit_record, verify_bundle
 
 if TYPE_CHECKING:
@@ -117,10 +115,13 @@ def answers_step(demo: Demo) -> None:
 
     marshall = demo.tagged("marshall-unexplained")
     bundle = parse_bundle(patient_text)
-    (header,) = [
-        h for h in (Header.parse(r.header) for r in bundle.records) if h.body_hash.hex() == marshall
+    # a record with a body carries no header: its posting gives its log entry's hash
+    (victim,) = [
+        p.event_hash
+        for p, r in zip(bundle.record_postings(), bundle.records, strict=True)
+        if r.record_hash().hex() == marshall
     ]
-    lying = omit_record(bundle, leaf_hash(header.leaf))
+    lying = omit_record(bundle, victim)
     demo.console.print(
         f"A node that wants to hide Dr. Marshall's unexplained access ({marshall[:12]}) "
         "answers the same question without it:"

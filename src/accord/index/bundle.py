@@ -4,8 +4,8 @@ A bundle answers one audit query at one cosigned checkpoint: the checkpoint note
 the index-commit leaf at ``N - 1`` with its inclusion proof, one key proof per query
 term (the *driver*, the term with the shortest posting log, carries the postings;
 the others only their map proofs, which prove their sizes), the driver's ``late``
-posting log when the query has an event-time window, and the records (header leaf
-and body) of every posting the verifier needs.
+posting log when the query has an event-time window, and the records of every posting
+the verifier needs: each its body, or its header leaf when the body is absent (shredded).
 
 This module holds the dataclasses, the strict JSON form (:meth:`Bundle.format`,
 :func:`parse_bundle`, exact inverses), the query terms and their time rules, and
@@ -17,6 +17,7 @@ by their fields (docs/bundles.md section 2); the dataclasses hold the leaves' te
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -217,14 +218,34 @@ class QuerySpec:
 
 @dataclass(frozen=True, slots=True)
 class BundleRecord:
-    """One record: its header leaf (text) and body (the canonical signed statement as
-    text), or ``None`` when the body is absent (crypto-shredded)."""
+    """One record: exactly one of its body (the canonical signed statement as text) or,
+    when the body is absent (crypto-shredded), its header leaf (text). A record with a
+    body carries no header: the verifier rebuilds it from the body, the posting's
+    ``log_ts``, the index key and the pinned lateness (docs/bundles.md 2-3)."""
 
-    header: str
+    header: str | None
     body: str | None
 
+    def __post_init__(self) -> None:
+        if (self.header is None) == (self.body is None):
+            raise _bad("a record carries exactly one of header and body")
+        for value in (self.header, self.body):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise _bad("a record's header or body is a non-empty string")
+
+    def record_hash(self) -> bytes:
+        """The record's identity: SHA-256 of its body, or its header's ``body_hash``."""
+        if self.body is not None:
+            return hashlib.sha256(self.body.encode("utf-8")).digest()
+        try:
+            return Header.parse(self.header or "").body_hash
+        except MalformedError as exc:
+            raise _bad(f"record header: {exc.message}") from None
+
     def to_json(self) -> dict[str, Any]:
-        return {"header": _header_to_json(self.header), "body": self.body}
+        if self.body is not None:
+            return {"body": self.body}
+        return {"header": _header_to_json(self.header or "")}  # __post_init__: exactly one
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,16 +313,23 @@ class Bundle:
             "records": [r.to_json() for r in self.records],
         }
 
+    def record_postings(self) -> list[Posting]:
+        """The postings the records answer, in order (:func:`needed_postings`): a record
+        with a body carries no header, so this is how a record is matched to its entry."""
+        late = None if self.late is None else self.late[1]
+        return needed_postings(self.query, self.policy, self.proofs[self.driver], late)
+
     def format(self) -> str:
         """Canonical JSON text (RFC 8785)."""
         return canonical(self.to_json()).decode("utf-8")
 
-    def proof_size(self, headers: bool = True) -> int:
-        """Bytes of the JSON form without the records' bodies (and without their headers
-        unless ``headers``)."""
+    def proof_size(self, records: bool = True) -> int:
+        """Bytes of the JSON form without the records' bodies (each body counted as the
+        empty string ``""``; a shredded record's header stays), or without any record
+        unless ``records``."""
         value = self.to_json()
         value["records"] = (
-            [{"header": r["header"], "body": None} for r in value["records"]] if headers else []
+            [{"body": ""} if "body" in r else r for r in value["records"]] if records else []
         )
         return len(canonical(value))
 
@@ -537,11 +565,12 @@ def bundle_from_json(obj: object) -> Bundle:
         raise _bad("records must be a list")
     recs = []
     for r in records:
-        r = _exact(r, {"header", "body"}, "a record")
-        body = r["body"]
-        if body is not None:
-            body = _text(body, "record body")
-        recs.append(BundleRecord(_header_from_json(r["header"]), body))
+        if isinstance(r, dict) and set(r) == {"body"}:
+            recs.append(BundleRecord(None, _text(r["body"], "record body")))
+        elif isinstance(r, dict) and set(r) == {"header"}:
+            recs.append(BundleRecord(_header_from_json(r["header"]), None))
+        else:
+            raise _bad('a record is {"body": <text>} or, body absent, {"header": <header>}')
     return Bundle(
         query=query,
         policy=policy,

@@ -12,8 +12,10 @@ VerificationError naming the first failure:
    commit's ``index_root``; the driver is a term with the shortest posting log;
 5. the driver's posting range proof, ordering, window boundaries and page position;
    the ``late`` posting log when the query has an event-time window;
-6. each needed record: its header is the posting's leaf (hash, log_ts, seq below
-   ``covers_size``), declares the key; with a body: body hash, statement, MapFn keys;
+6. each needed record: with a body (no header given), the header rebuilt from the body,
+   the posting's ``log_ts``, the index key and the pinned lateness hashes to the
+   posting's event hash; without (shredded), the given header is the posting's leaf;
+   seq below ``covers_size``; the header declares the key;
 7. the filter: every term's key in the header's keys, ``event_ts`` in the window.
 """
 
@@ -45,7 +47,14 @@ from accord.index.query import KeyProof, Page, Window, verify_key_proof
 from accord.merkle import leaf_hash, root_from_inclusion_proof
 from accord.note import Checkpoint, Note, Verifier, verify_cosigned_checkpoint
 from accord.quorum import Consortium, Member
-from accord.records import MAPFN_ID, Header, IndexCommit, check_record, key_id
+from accord.records import (
+    MAPFN_ID,
+    Header,
+    IndexCommit,
+    SignedStatement,
+    build_header,
+    key_id,
+)
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -212,6 +221,49 @@ def _page_checks(
     return starts, ends, inside
 
 
+def _given_header(posting: Posting, text: str | None) -> Header:
+    """The header of a record whose body is absent: it must be the posting's log entry."""
+    try:
+        header = Header.parse(text or "")
+    except MalformedError as exc:
+        raise _refuse(f"record {posting.seq}: bad header: {exc.message}") from None
+    if leaf_hash(header.leaf) != posting.event_hash:
+        raise _refuse(f"record {posting.seq}: its header is not the posting's log entry")
+    if header.log_ts != posting.log_ts:
+        raise _refuse(f"record {posting.seq}: its header's log_ts is not the posting's")
+    return header
+
+
+def _rebuilt_header(
+    posting: Posting, body: str, index_key: bytes, lateness_ms: int
+) -> tuple[Header, SignedStatement]:
+    """The header of a record given by its body, rebuilt from the body (type, org, src,
+    event_ts, SHA-256 body hash), the posting's ``log_ts``, the index key and the pinned
+    lateness (MapFn v1 keys); SHA-256(0x00 || leaf) must be the posting's event hash."""
+    raw = body.encode("utf-8")
+    try:
+        signed = SignedStatement.parse(raw)
+    except MalformedError as exc:
+        raise _refuse(
+            f"record {posting.seq}: its body is not a valid signed statement: {exc.message}"
+        ) from None
+    if signed.body != raw:
+        raise _refuse(f"record {posting.seq}: its body is not canonical")
+    try:
+        header = build_header(
+            signed, log_ts=posting.log_ts, index_key=index_key, lateness_ms=lateness_ms
+        )
+    except MalformedError as exc:
+        raise _refuse(f"record {posting.seq}: no header can be built: {exc.message}") from None
+    if header.leaf_hash() != posting.event_hash:
+        raise _refuse(
+            f"record {posting.seq}: the header rebuilt from its body (log_ts {posting.log_ts}, "
+            "MapFn v1 keys at the pinned lateness) does not hash to the posting's event "
+            "hash: the body is not the log entry's, or the entry's header is not the body's"
+        )
+    return header, signed
+
+
 def _records(
     bundle: Bundle,
     index_key: bytes,
@@ -229,32 +281,24 @@ def _records(
     out: list[VerifiedRecord] = []
     notes: list[str] = []
     for posting, rec in zip(needed, bundle.records, strict=True):
-        try:
-            header = Header.parse(rec.header)
-        except MalformedError as exc:
-            raise _refuse(f"record {posting.seq}: bad header: {exc.message}") from None
-        if leaf_hash(header.leaf) != posting.event_hash:
-            raise _refuse(f"record {posting.seq}: its header is not the posting's log entry")
-        if header.log_ts != posting.log_ts or posting.seq >= covers_size:
-            raise _refuse(f"record {posting.seq}: the posting's seq or log_ts is wrong")
-        if posting.seq in main and drv_key not in header.keys:
-            raise _refuse(f"record {posting.seq}: its header does not declare the queried key")
-        if posting.seq in late_seqs and late_key not in header.keys:
-            raise _refuse(f"record {posting.seq}: its header does not declare the late key")
         statement: dict[str, Any] | None = None
         if rec.body is None:
+            header = _given_header(posting, rec.header)
             notes.append(
                 f"record {header.body_hash.hex()} (seq {posting.seq}): body absent "
                 "(shredded); checked header-only"
             )
         else:
-            signed = check_record(
-                header,
-                rec.body.encode("utf-8"),
-                index_key=index_key,
-                lateness_ms=bundle.policy.lateness_ms,
+            header, signed = _rebuilt_header(
+                posting, rec.body, index_key, bundle.policy.lateness_ms
             )
             statement = signed.statement.to_json()
+        if posting.seq >= covers_size:
+            raise _refuse(f"record {posting.seq}: its seq is not below the commit's covers_size")
+        if posting.seq in main and drv_key not in header.keys:
+            raise _refuse(f"record {posting.seq}: its header does not declare the queried key")
+        if posting.seq in late_seqs and late_key not in header.keys:
+            raise _refuse(f"record {posting.seq}: its header does not declare the late key")
         if not all(k in header.keys for k in bundle.keys):
             continue
         if not bundle.query.in_window(header.event_ts):
@@ -454,8 +498,12 @@ def verify_pages(
 def omit_record(bundle: Bundle, record_leaf_hash: bytes) -> Bundle:
     """The bundle a lying node would send without one record: the record and its postings
     (in the driver's and the late key's proofs) removed. The verifier refuses it."""
+    # a record with a body carries no header: records are matched to their postings
+    needed = bundle.record_postings()
+    if len(needed) != len(bundle.records):
+        raise UsageError("the bundle's records do not match its postings")
     records = tuple(
-        r for r in bundle.records if leaf_hash(Header.parse(r.header).leaf) != record_leaf_hash
+        r for p, r in zip(needed, bundle.records, strict=True) if p.event_hash != record_leaf_hash
     )
     if len(records) == len(bundle.records):
         raise UsageError("no record with that leaf hash in the bundle")

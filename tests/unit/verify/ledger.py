@@ -176,8 +176,9 @@ class Ledger:
         return note.with_signatures(*(WITNESSES[w].cosign(cp, ts) for w in witnesses)).format()
 
     def record(self, seq: int) -> BundleRecord:
-        body = None if seq in self.shredded else self.bodies[seq].decode("utf-8")
-        return BundleRecord(self.entries[seq].decode("ascii"), body)
+        if seq in self.shredded:
+            return BundleRecord(self.entries[seq].decode("ascii"), None)
+        return BundleRecord(None, self.bodies[seq].decode("utf-8"))
 
     def bundle(self, query: QuerySpec, note: str | None = None) -> Bundle:
         n = self.tree.size

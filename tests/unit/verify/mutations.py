@@ -5,8 +5,12 @@ a record by a record of another answer (another patient), a bit flip in every st
 its decoded bytes (re-encoded), and for a base64 list of hashes or postings (docs/bundles.md
 section 2) every omission, duplication and reordering of an element and its truncation
 in the decoded bytes; bit flips in every signature (decoded bytes, re-encoded), and +-1
-on every integer (sizes, indices, starts, times, page bounds). Bodies set to null (a
-claimed shredding) are not a mutation: the verifier accepts them header-only and says so."""
+on every integer (sizes, indices, starts, times, page bounds). A record with a body
+carries no header (docs/bundles.md 2), so a mutated body is refused by the leaf-hash check
+(the header rebuilt from it is not the posting's entry); records given both a header and
+a body, neither, or a null body are mutations too (malformed). A body replaced by the
+record's true header (a claimed shredding) is not a mutation: the verifier accepts it
+header-only and says so."""
 
 from __future__ import annotations
 
@@ -172,9 +176,17 @@ def mutations(bundle: dict[str, Any], others: list[dict[str, Any]]) -> Iterator[
                 yield f"flip {where}@{i}", _set(bundle, path, flip(value, i))
             if len(value) > 2:
                 yield f"truncate {where}", _set(bundle, path, value[: len(value) // 2])
+    # a record with both a header and a body, with neither, or with a null body
+    headers = [r["header"] for b in (bundle, *others) for r in b["records"] if "header" in r]
+    for i, r in enumerate(bundle["records"]):
+        if "body" in r and headers:
+            both = {**r, "header": headers[0]}
+            yield f"records[{i}] with a header too", _set(bundle, ("records", i), both)
+        yield f"records[{i}] empty", _set(bundle, ("records", i), {})
+        yield f"records[{i}] body null", _set(bundle, ("records", i), {"body": None})
     # substitution of a record by a record of another answer
-    mine = [r["header"] for r in bundle["records"]]
-    foreign = [r for o in others for r in o["records"] if r["header"] not in mine]
+    mine = bundle["records"]
+    foreign = [r for o in others for r in o["records"] if r not in mine]
     for i in range(len(bundle["records"])):
         for r in foreign[:2]:
             yield f"substitute records[{i}]", _set(bundle, ("records", i), r)

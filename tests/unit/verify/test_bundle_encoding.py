@@ -6,20 +6,33 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from functools import cache
 from typing import Any
 
 import pytest
 
 from accord.errors import MalformedError, VerificationError
-from accord.index.bundle import QuerySpec, Term, parse_bundle
+from accord.index.bundle import QuerySpec, Term, needed_postings, parse_bundle
 from accord.verify import verify_bundle
-from tests.unit.verify.ledger import INDEX_KEY, NOW_S, consortium, sample_ledger
+from tests.unit.verify.ledger import INDEX_KEY, NOW_S, Ledger, consortium, sample_ledger
 
 QUERY = QuerySpec((Term("patient", ("MPI-2",)),), NOW_S * 1000 - 12 * 86_400_000)
 
 
+@cache
+def _ledger() -> Ledger:
+    """The sample ledger with the answer's first record shredded: a record whose body is
+    absent carries its header (a record with a body carries none)."""
+    led = sample_ledger()
+    bundle = led.bundle(QUERY)
+    late = None if bundle.late is None else bundle.late[1]
+    first = needed_postings(QUERY, bundle.policy, bundle.proofs[0], late)[0]
+    led.shredded.add(first.seq)
+    return led
+
+
 def _value() -> dict[str, Any]:
-    return sample_ledger().bundle(QUERY).to_json()
+    return _ledger().bundle(QUERY).to_json()
 
 
 def _refused(value: dict[str, Any], match: str) -> None:
@@ -35,11 +48,13 @@ def test_binary_values_are_base64() -> None:
     assert verify_bundle(json.dumps(value), consortium(1), INDEX_KEY, now_s=NOW_S).records
     proof = value["terms"][0]["proof"]
     assert len(base64.b64decode(proof["postings"])) == 48 * len(
-        sample_ledger().bundle(QUERY).proofs[0].postings
+        _ledger().bundle(QUERY).proofs[0].postings
     )
     assert len(base64.b64decode(value["terms"][0]["key"])) == 32
     assert len(base64.b64decode(value["commit"]["proof"])) % 32 == 0
     assert len(base64.b64decode(proof["map"]["siblings"])) % 32 == 0
+    assert set(value["records"][0]) == {"header"}  # shredded: its header, no body
+    assert all(set(r) == {"body"} for r in value["records"][1:])  # bodies, no headers
     header = value["records"][0]["header"]
     assert set(header) == {"type", "org", "src", "log_ts", "event_ts", "keys", "body_hash"}
     assert len(base64.b64decode(header["keys"])) % 32 == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import json
 from functools import cache
 
 import pytest
@@ -23,6 +24,7 @@ from accord.index.bundle import (
     Policy,
     QuerySpec,
     Term,
+    needed_postings,
     parse_bundle,
     parse_time,
 )
@@ -182,16 +184,60 @@ def test_records_must_match_postings_and_bodies() -> None:
     recs = list(bundle.records)
     # another patient's record in place of one
     other = ledger().bundle(QuerySpec((Term("patient", ("MPI-2",)),))).records[0]
-    _refused(dataclasses.replace(bundle, records=(other, *recs[1:])), "not the posting")
-    # a body that is not the header's
-    swapped = BundleRecord(recs[0].header, recs[1].body)
-    _refused(dataclasses.replace(bundle, records=(swapped, *recs[1:])), "body_hash")
+    _refused(dataclasses.replace(bundle, records=(other, *recs[1:])), "posting's event hash")
+    # a record with a body carries no header: the verifier rebuilds it
+    assert all(r.header is None and r.body is not None for r in recs)
+    # two records' bodies swapped: the rebuilt headers are not the postings' entries
+    swapped = (recs[1], recs[0], *recs[2:])
+    _refused(dataclasses.replace(bundle, records=swapped), "does not hash to the posting")
+    # a body edited (still a valid statement, canonical): refused by the leaf hash
+    edited = BundleRecord(None, recs[0].body.replace("dr-", "dr-x-", 1))  # type: ignore[union-attr]
+    _refused(dataclasses.replace(bundle, records=(edited, *recs[1:])), "event hash")
+    # a body that is not a signed statement, or not canonical
+    junk = BundleRecord(None, "{}")
+    _refused(dataclasses.replace(bundle, records=(junk, *recs[1:])), "not a valid signed")
+    loose = BundleRecord(None, recs[0].body.replace(",", ", ", 1))  # type: ignore[union-attr]
+    _refused(dataclasses.replace(bundle, records=(loose, *recs[1:])), "record")
     _refused(dataclasses.replace(bundle, records=tuple(recs[:-1])), "records where")
-    # a body withheld: accepted header-only, and said
-    blank = BundleRecord(recs[0].header, None)
+    # a body withheld (claimed shredded), the header given: accepted header-only, and said
+    seq = bundle.proofs[0].postings[0].seq
+    blank = BundleRecord(ledger().entries[seq].decode("ascii"), None)
     answer = _verify(dataclasses.replace(bundle, records=(blank, *recs[1:])))
     assert answer.records[0].header_only  # type: ignore[attr-defined]
     assert "header-only" in answer.notes[0]  # type: ignore[attr-defined]
+    # the header of another record in its place
+    wrong = BundleRecord(ledger().entries[bundle.proofs[0].postings[1].seq].decode(), None)
+    _refused(dataclasses.replace(bundle, records=(wrong, *recs[1:])), "not the posting's log")
+
+
+def test_a_record_carries_exactly_one_of_header_and_body() -> None:
+    bundle = ledger().bundle(MPI1)
+    seq = bundle.proofs[0].postings[0].seq
+    header = ledger().entries[seq].decode("ascii")
+    body = bundle.records[0].body
+    for h, b in ((header, body), (None, None), ("", None), (None, "")):
+        with pytest.raises(MalformedError, match="record"):
+            BundleRecord(h, b)
+    value = bundle.to_json()
+    assert set(value["records"][0]) == {"body"}
+    header_json = BundleRecord(header, None).to_json()["header"]
+    for bad in (
+        {"body": body, "header": header_json},
+        {"body": None, "header": header_json},
+        {"body": body, "header": None},
+        {},
+        {"body": None},
+        {"header": None},
+        {"body": ""},
+    ):
+        value["records"][0] = bad
+        text = json.dumps(value)
+        with pytest.raises(MalformedError):
+            parse_bundle(text)
+        _refused(text, "malformed|record")
+    value["records"][0] = {"header": header_json}
+    answer = _verify(json.dumps(value))
+    assert answer.records[0].header_only  # type: ignore[attr-defined]
 
 
 def test_header_keys_must_equal_mapfn_of_the_body() -> None:
@@ -257,8 +303,9 @@ def test_pages_tile_the_answer() -> None:
 def test_omit_record_is_refused() -> None:
     for q in (MPI1, QuerySpec((Term("patient", ("MPI-2",)),), NOW_MS - 13 * DAY, T0 + DAY)):
         bundle = ledger().bundle(q)
-        for rec in bundle.records:
-            lie = omit_record(bundle, Header.parse(rec.header).leaf_hash())
+        late = None if bundle.late is None else bundle.late[1]
+        for posting in needed_postings(bundle.query, bundle.policy, bundle.proofs[0], late):
+            lie = omit_record(bundle, posting.event_hash)
             assert len(lie.records) == len(bundle.records) - 1
             with pytest.raises(VerificationError):
                 _verify(lie)
