@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import sqlite3
 import subprocess
@@ -36,84 +35,27 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.client import NodeClient, generate_source_key
 from accord.node.config import load_config
 from accord.node.founding import new_consortium
 from accord.node.schema import NODE_STEPS
 from accord.node.tokens import Tokens
-from accord.records import Principal, SignedStatement, Statement
+from accord.records import SignedStatement
 from accord.store.database import Database
+from common import access_statement, ed25519_verify_rate, machine, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "consortium.json"
 BENCHMARKS = ROOT / "BENCHMARKS.md"
 ACCORD = str(Path(sys.executable).parent / "accord")
 ORGS = ("cornell", "nyu", "mskcc")
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": cpu,
-        "nproc": os.cpu_count(),
-        "memory_gib": round(mem_gb, 1),
-    }
-
-
-def ed25519_verify_rate(seconds: float = 2.0) -> float:
-    """Verifications per second on one core (cryptography), a 600-byte message."""
-    key = Ed25519PrivateKey.generate()
-    public = key.public_key()
-    message = os.urandom(600)
-    sig = key.sign(message)
-    n = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for _ in range(200):
-            public.verify(sig, message)
-        n += 200
-    return n / (time.perf_counter() - start)
-
-
-def statement(org: str, i: int, now: int, patients: int) -> Statement:
-    patient = f"MPI-{i % patients:06d}"
-    return Statement(
-        schema="ehr.access",
-        id=uuid.uuid4().hex,
-        org=org,
-        source="ehr",
-        event_ts=now,
-        principals=(Principal("patient", patient),),
-        fields={
-            "accessor": {"id": f"Practitioner/p{i % 300}", "role": "physician"},
-            "accessor_org": org,
-            "patient": patient,
-            "record_ref": uuid.uuid4().hex * 2,
-            "action": "R",
-            "purpose": "TREAT",
-            "outcome": "success",
-            "break_glass": False,
-        },
-    )
 
 
 class Cluster:
@@ -246,12 +188,6 @@ def wait_final(db: Path, records: list[bytes], timeout: float = 600) -> None:
         time.sleep(0.02)
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
-
-
 def run(records: int, batch: int, origins: int, in_flight: int, patients: int) -> dict[str, Any]:
     verify_rate = ed25519_verify_rate()
     with tempfile.TemporaryDirectory(prefix="accord-bench-") as tmp:
@@ -269,7 +205,9 @@ def run(records: int, batch: int, origins: int, in_flight: int, patients: int) -
             # Warm-up (not timed): one record per patient at each origin, so that every
             # node has made its data key for every patient (a one-off cost per patient).
             for org in senders:
-                warm = [keys[org].sign(statement(org, i, now, patients)) for i in range(patients)]
+                warm = [
+                    keys[org].sign(access_statement(org, i, now, patients)) for i in range(patients)
+                ]
                 with cluster.client(org, "source") as client:
                     for i in range(0, len(warm), batch):
                         client.submit(warm[i : i + batch])
@@ -279,7 +217,7 @@ def run(records: int, batch: int, origins: int, in_flight: int, patients: int) -
             signed: dict[str, list[list[SignedStatement]]] = {}
             for org in senders:
                 items = [
-                    keys[org].sign(statement(org, patients + i, now, patients))
+                    keys[org].sign(access_statement(org, patients + i, now, patients))
                     for i in range(per_org)
                 ]
                 signed[org] = [items[i : i + batch] for i in range(0, len(items), batch)]

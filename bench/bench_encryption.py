@@ -22,132 +22,36 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from accord.client import NodeClient, generate_source_key
-from accord.node.config import load_config, save_config
-from accord.node.initdir import init_node
-from accord.node.schema import NODE_STEPS
-from accord.node.tokens import Tokens
-from accord.records import Principal, SignedStatement, Statement
+from accord.node.config import NodeConfig
+from accord.records import SignedStatement
 from accord.store.database import Database
+from common import ServedNode, access_statement, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "encryption.json"
-ACCORD = str(Path(sys.executable).parent / "accord")
 ORG = "cornell"
 MODES = ("on", "off")
 
 
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        memory = round(pages / 2**30, 1)
-    except (ValueError, OSError):
-        memory = 0.0
-    return {
-        "cpu": cpu,
-        "nproc": os.cpu_count(),
-        "memory_gib": memory,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
+def encryption_node(directory: Path, encrypt: bool) -> ServedNode:
+    """A node with body encryption on or off (`[keys] encrypt_bodies`, for benchmarks only)
+    and a checkpoint every second."""
 
-
-def statement(i: int, now: int, patients: int) -> Statement:
-    patient = f"MPI-{i % patients:06d}"
-    return Statement(
-        schema="ehr.access",
-        id=uuid.uuid4().hex,
-        org=ORG,
-        source="ehr",
-        event_ts=now,
-        principals=(Principal("patient", patient),),
-        fields={
-            "accessor": {"id": f"Practitioner/p{i % 300}", "role": "physician"},
-            "accessor_org": ORG,
-            "patient": patient,
-            "record_ref": uuid.uuid4().hex * 2,
-            "action": "R",
-            "purpose": "TREAT",
-            "outcome": "success",
-            "break_glass": False,
-        },
-    )
-
-
-class NodeProc:
-    """One node directory served by an `accord serve` process (unsealed from its shares)."""
-
-    def __init__(self, directory: Path, encrypt: bool) -> None:
-        self.directory = directory
-        init_node(directory, ORG, port=0)
-        config = load_config(directory)
+    def configure(config: NodeConfig) -> NodeConfig:
         keys = config.keys.model_copy(update={"encrypt_bodies": encrypt})
         policy = config.policy.model_copy(update={"checkpoint_interval_ms": 1000})
-        save_config(directory, config.model_copy(update={"keys": keys, "policy": policy}))
-        db = Database.open(config.database_url(directory))
-        db.migrate("node", NODE_STEPS)
-        tokens = Tokens(db)
-        self.tokens = {r: tokens.create(r, "bench") for r in ("admin", "source")}
-        db.close()
-        log = (directory / "serve.log").open("ab")
-        shares = directory / "shares"
-        self.proc = subprocess.Popen(
-            [ACCORD, "serve", str(directory), "--port", "0", "--unseal-dir", str(shares)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(self.url + "/v1/health", timeout=2).json()["sealed"] is False:
-                    break
-            except (httpx.HTTPError, ValueError, OSError, KeyError):
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the node in {directory} did not start; see serve.log")
-            time.sleep(0.1)
+        return config.model_copy(update={"keys": keys, "policy": policy})
 
-    @property
-    def url(self) -> str:
-        return str(json.loads((self.directory / "serve.json").read_text())["url"])
-
-    def client(self, role: str) -> NodeClient:
-        return NodeClient(self.url, self.tokens[role], timeout=300)
-
-    def cpu_seconds(self) -> float:
-        tick = os.sysconf("SC_CLK_TCK")
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+    return ServedNode(directory, ORG, roles=("admin", "source"), configure=configure)
 
 
 def post_all(client: NodeClient, statements: list[SignedStatement], batch: int) -> None:
@@ -181,8 +85,8 @@ def encrypt_cost_us(bodies: list[SignedStatement], patients: int) -> float:
 def run(per_round: int, rounds: int, patients: int, batch: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="accord-bench-enc-") as tmp:
         nodes = {
-            "on": NodeProc(Path(tmp) / "on", encrypt=True),
-            "off": NodeProc(Path(tmp) / "off", encrypt=False),
+            "on": encryption_node(Path(tmp) / "on", encrypt=True),
+            "off": encryption_node(Path(tmp) / "off", encrypt=False),
         }
         try:
             key = generate_source_key(ORG, "ehr")
@@ -191,10 +95,10 @@ def run(per_round: int, rounds: int, patients: int, batch: int) -> dict[str, Any
                     admin.add_source("ehr", key.public_raw)
             now = int(time.time() * 1000)
             print(f"signing {patients + per_round * rounds:,} statements...", file=sys.stderr)
-            warm = [key.sign(statement(i, now, patients)) for i in range(patients)]
+            warm = [key.sign(access_statement(ORG, i, now, patients)) for i in range(patients)]
             work = [
                 [
-                    key.sign(statement(patients + r * per_round + i, now, patients))
+                    key.sign(access_statement(ORG, patients + r * per_round + i, now, patients))
                     for i in range(per_round)
                 ]
                 for r in range(rounds)

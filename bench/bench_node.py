@@ -36,13 +36,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import queue
 import random
-import signal
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -52,67 +49,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from accord.client import NodeClient, SourceKey, generate_source_key
-from accord.node.config import CONFIG_FILE, load_config
 from accord.node.initdir import init_node
-from accord.node.schema import NODE_STEPS
-from accord.node.tokens import Tokens
 from accord.records import Principal, SignedStatement, Statement
-from accord.store.database import Database
+from common import ServedNode, ed25519_verify_rate, machine, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "node.json"
 BENCHMARKS = ROOT / "BENCHMARKS.md"
-ACCORD = str(Path(sys.executable).parent / "accord")
 DEFAULT_PG = os.environ.get("ACCORD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 ORG = "cornell"
 HISTORY_SQL = "SELECT * FROM access WHERE patient = '{p}' ORDER BY event_ts"
 HISTORY_SQL_FN = (
     "SELECT * FROM access WHERE patient = pseudonym('patient', '{m}') ORDER BY event_ts"
 )
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": cpu,
-        "nproc": os.cpu_count(),
-        "memory_gib": round(mem_gb, 1),
-    }
-
-
-def ed25519_verify_rate(seconds: float = 2.0) -> float:
-    """Verifications per second on one core (cryptography), a 600-byte message."""
-    key = Ed25519PrivateKey.generate()
-    public = key.public_key()
-    message = os.urandom(600)
-    sig = key.sign(message)
-    n = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for _ in range(200):
-            public.verify(sig, message)
-        n += 200
-    return n / (time.perf_counter() - start)
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
 
 
 def access(i: int, patient: str, now: int) -> Statement:
@@ -153,68 +103,11 @@ def drop_schema(dsn: str, url: str) -> None:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
-class Served:
-    """A node directory served by a real `accord serve` process (unsealed at start)."""
-
-    def __init__(self, directory: Path, database: str | None) -> None:
-        self.directory = directory
-        if not (directory / CONFIG_FILE).exists():
-            init_node(directory, ORG, database=database)
-
-        config = load_config(directory)
-        db = Database.open(config.database_url(directory))
-        db.migrate("node", NODE_STEPS)
-        tokens = Tokens(db)
-        self.tokens = {r: tokens.create(r, "bench") for r in ("admin", "source", "auditor")}
-        db.close()
-        (directory / "serve.json").unlink(missing_ok=True)
-        log = (directory / "serve.log").open("ab")
-        self.proc = subprocess.Popen(
-            [
-                ACCORD,
-                "serve",
-                str(directory),
-                "--port",
-                "0",
-                "--unseal-dir",
-                str(directory / "shares"),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                self.url = str(json.loads((directory / "serve.json").read_text())["url"])
-                if httpx.get(self.url + "/v1/health", timeout=2).json()["sealed"] is False:
-                    break
-            except (httpx.HTTPError, ValueError, FileNotFoundError, KeyError):
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the node in {directory} did not start (see serve.log)")
-            time.sleep(0.1)
-
-    def client(self, role: str) -> NodeClient:
-        return NodeClient(self.url, self.tokens[role], timeout=300)
-
-    def cpu_seconds(self) -> float:
-        tick = os.sysconf("SC_CLK_TCK")
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 # -- ingest ------------------------------------------------------------------------------
 
 
 class IngestTarget:
-    def __init__(self, name: str, served: Served, key: SourceKey, patients: int) -> None:
+    def __init__(self, name: str, served: ServedNode, key: SourceKey, patients: int) -> None:
         self.name = name
         self.served = served
         self.key = key
@@ -234,7 +127,7 @@ class IngestTarget:
 def start_target(
     name: str, directory: Path, database: str | None, patients: int, batch: int
 ) -> IngestTarget:
-    served = Served(directory, database)
+    served = ServedNode(directory, ORG, database=database)
     key = generate_source_key(ORG, "ehr")
     with served.client("admin") as admin:
         admin.add_source("ehr", key.public_raw)
@@ -490,7 +383,7 @@ def run_sql(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             )
     node.stop()
     # Over HTTP: a real `accord serve` on the same directory, then the bare table again.
-    served = Served(directory, None)
+    served = ServedNode(directory, ORG)
     try:
         client = served.client("auditor")
 
