@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import resource
 import shutil
@@ -34,6 +33,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from common import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "log.json"
@@ -267,25 +268,6 @@ def best_of(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]
             merged[metric] = max(values)
         out[key] = merged
     return out
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": cpu,
-        "nproc": os.cpu_count(),
-        "memory_gib": round(mem_gb, 1),
-    }
 
 
 def ratios(results: dict[str, dict[str, Any]], small: int) -> dict[str, float]:
