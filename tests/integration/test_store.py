@@ -217,3 +217,76 @@ def test_tx_is_unusable_after_its_block(db: Database) -> None:
     with pytest.raises(UsageError):
         tx.execute("INSERT INTO things (id, body) VALUES (?, ?)", (2, b"y"))
     assert db.fetchall("SELECT id FROM things") == [(1,)]
+
+
+# -- executemany sent as multi-row INSERTs on SQLite (accord.store.multirow) --------------
+
+
+@pytest.mark.parametrize("count", [1, 2, 255, 256, 257, 700])
+def test_executemany_stores_exactly_the_rows_given(db: Database, count: int) -> None:
+    rows = [(i, bytes([i % 256]) * (i % 7)) for i in range(count)]
+    with db.transaction() as tx:
+        tx.executemany("INSERT INTO things (id, body) VALUES (?, ?)", iter(rows))
+    assert db.fetchall("SELECT id, body FROM things ORDER BY id") == rows
+
+
+def test_executemany_upserts_apply_in_row_order(db: Database) -> None:
+    sql = (
+        "INSERT INTO names (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = excluded.n"
+    )
+    with db.transaction() as tx:
+        tx.executemany(sql, [("a", 1), ("b", 2)])
+    with db.transaction() as tx:
+        tx.executemany(sql, [("b", 20), ("c", 30)])
+    if db.dialect == "sqlite":  # PostgreSQL refuses one key twice in one statement
+        with db.transaction() as tx:
+            tx.executemany(sql, [("a", 10), ("a", 11), ("d", 4)])
+    skip = "INSERT INTO names (name, n) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"
+    with db.transaction() as tx:
+        tx.executemany(skip, [("c", 99), ("e", 5)])
+    got = dict(db.fetchall("SELECT name, n FROM names"))
+    expected = {"b": 20, "c": 30, "e": 5}
+    expected |= {"a": 11, "d": 4} if db.dialect == "sqlite" else {"a": 1}
+    assert got == expected
+
+
+def test_executemany_with_a_conflicting_row_stores_nothing(db: Database) -> None:
+    with db.transaction() as tx:
+        tx.execute("INSERT INTO things (id, body) VALUES (?, ?)", (500, b"x"))
+    rows = [(i, b"") for i in range(1_000)]  # row 500 is taken
+    with pytest.raises(ConflictError), db.transaction() as tx:
+        tx.executemany("INSERT INTO things (id, body) VALUES (?, ?)", rows)
+    assert db.fetchall("SELECT id FROM things") == [(500,)]
+
+
+def test_executemany_with_a_wrong_row_length_is_a_store_error(db: Database) -> None:
+    with pytest.raises(StoreError), db.transaction() as tx:
+        tx.executemany("INSERT INTO things (id, body) VALUES (?, ?)", [(1, b""), (2,)])
+    assert db.fetchall("SELECT id FROM things") == []
+
+
+def test_writer_threads_take_turns_without_lock_errors(tmp_path: Path) -> None:
+    """Eight threads write at once (one urgent): every transaction commits, none fails on
+    SQLite's lock (the writer gate queues them), and the totals add up."""
+    with Database.open(str(tmp_path / "gate.db"), busy_timeout_ms=60_000) as db:
+        db.migrate("test", STEPS)
+        errors: list[BaseException] = []
+
+        def writer(n: int) -> None:
+            try:
+                for i in range(40):
+                    with db.transaction(urgent=n == 0) as tx:
+                        tx.executemany(
+                            "INSERT INTO things (id, body) VALUES (?, ?)",
+                            [(n * 100_000 + i * 10 + k, b"") for k in range(10)],
+                        )
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert errors == []
+        assert db.fetchone("SELECT count(*) FROM things") == (8 * 40 * 10,)

@@ -206,7 +206,7 @@ class Log:
                 offsets, data = chunks.pack(entries[start - first : start - first + count])
                 chunk_rows.append((start, count, offsets, data))
             tile_rows = [(schema.tile_key(t.level, t.index), t.width, t.data) for t in written]
-            with self.db.transaction() as tx:
+            with self.db.transaction(urgent=True) as tx:
                 if tx.execute(schema.MOVE_HEAD, (new_edge.size, root, first)) != 1:
                     row = tx.fetchone("SELECT size FROM log_head WHERE id = 1")
                     now = None if row is None else int(row[0])

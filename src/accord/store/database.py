@@ -13,7 +13,11 @@ keep their tables in one database, reached through :class:`Database`:
   rolls back when it raises. A write transaction on SQLite is ``BEGIN
   IMMEDIATE`` (it takes the write lock at once, so two writers queue on the
   busy timeout instead of failing on a lock upgrade); on PostgreSQL it is a
-  ``READ COMMITTED`` transaction. ``transaction(readonly=True)`` uses a
+  ``READ COMMITTED`` transaction. On SQLite the writers of one process also
+  take turns at a :class:`~accord.store.writer_gate.WriterGate` first (woken at
+  once rather than by SQLite's sleeping busy handler), where
+  ``transaction(urgent=True)`` (the log's appends) goes before the others.
+  ``transaction(readonly=True)`` uses a
   separate set of read-only connections (``query_only`` on SQLite,
   ``default_transaction_read_only`` on PostgreSQL): the seam where the node's
   read-only SQL endpoint will add its authorizer.
@@ -41,6 +45,8 @@ import psycopg.errors
 from accord.errors import AccordError, ConflictError, StoreError, UsageError
 from accord.store.dialect import Dialect, Target, parse_url, translate
 from accord.store.migrations import Step, migrate
+from accord.store.multirow import insert_shape
+from accord.store.writer_gate import WriterGate
 
 __all__ = ["Database", "Row", "Synchronous", "Tx", "driver_error"]
 
@@ -104,10 +110,23 @@ class Tx:
             raise driver_error(exc, self.dialect) from None
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        """Run one statement once per parameter row."""
+        """Run one statement once per parameter row.
+
+        On SQLite a plain ``INSERT ... VALUES (...)`` is sent as a few multi-row
+        statements instead (:mod:`accord.store.multirow`: far fewer GIL hand-offs).
+        """
         cur = self._cursor()
+        shape = insert_shape(sql) if self.dialect == "sqlite" else None
         try:
-            cur.executemany(translate(sql, self.dialect), rows)
+            if shape is None:
+                cur.executemany(translate(sql, self.dialect), rows)
+                return
+            batch = rows if isinstance(rows, list) else list(rows)
+            if len(batch) < 2 or any(len(r) != shape.width for r in batch):
+                cur.executemany(sql, batch)  # one row, or the driver's own error
+                return
+            for statement, params in shape.chunks(batch):
+                cur.execute(statement, params)
         except _DRIVER_ERRORS as exc:
             raise driver_error(exc, self.dialect) from None
 
@@ -151,6 +170,7 @@ class Database:
         self.busy_timeout_ms = busy_timeout_ms
         self.pool_size = pool_size
         self._lock = threading.Lock()
+        self._gate = WriterGate(busy_timeout_ms / 1000)
         self._idle: dict[bool, list[Any]] = {False: [], True: []}
         self._closed = False
         # Connect once now so that a bad URL or path fails at open, not later.
@@ -187,7 +207,7 @@ class Database:
                 timeout=self.busy_timeout_ms / 1000,
                 isolation_level=None,  # we issue BEGIN/COMMIT ourselves
                 check_same_thread=False,  # the pool hands a connection to one thread at a time
-                cached_statements=256,
+                cached_statements=512,
             )
         except sqlite3.Error as exc:
             raise StoreError(f"{_SQLITE_CONNECT_ERROR}: {exc}") from None
@@ -253,8 +273,20 @@ class Database:
     # -- transactions ----------------------------------------------------------------
 
     @contextmanager
-    def transaction(self, *, readonly: bool = False) -> Iterator[Tx]:
-        """A transaction: committed if the block ends normally, rolled back if it raises."""
+    def transaction(self, *, readonly: bool = False, urgent: bool = False) -> Iterator[Tx]:
+        """A transaction: committed if the block ends normally, rolled back if it raises.
+
+        ``urgent`` (writes on SQLite): go before this process's other waiting writers.
+        """
+        if readonly or self.dialect != "sqlite":
+            with self._transaction(readonly) as tx:
+                yield tx
+            return
+        with self._gate.turn(urgent=urgent), self._transaction(readonly) as tx:
+            yield tx
+
+    @contextmanager
+    def _transaction(self, readonly: bool) -> Iterator[Tx]:
         conn = self._checkout(readonly)
         broken = True
         try:
@@ -309,6 +341,13 @@ class Database:
 
     def maintenance(self, sql: str) -> None:
         """Run one statement outside any transaction (``VACUUM``, ``PRAGMA wal_checkpoint``)."""
+        if self.dialect == "sqlite":
+            with self._gate.turn():
+                self._maintenance(sql)
+        else:
+            self._maintenance(sql)
+
+    def _maintenance(self, sql: str) -> None:
         conn = self._checkout(False)
         broken = True
         try:
