@@ -34,7 +34,7 @@ from accord.compliance.memory_facts import MemoryFacts
 from accord.compliance.rules import evaluate, rerun, sweep
 from accord.compliance.rules_config import RuleConfig
 from accord.errors import AccordError, ConflictError, SealedError
-from accord.node.alert_store import insert_alerts, read_alerts
+from accord.node.alert_store import insert_alerts, read_alerts, seal_alerts, store_alert_rows
 from accord.node.compliance_tables import EVALUATED, SWEPT, read_state, write_state
 
 if TYPE_CHECKING:
@@ -177,10 +177,11 @@ class AlertMonitor:
                     continue  # its body was shredded: nothing left to judge
                 facts.asof = i
                 raised.extend((a, i) for a in evaluate(entry, facts, config))
+        rows = seal_alerts(raised, c.crypto, c.node.clock_ms())
         with db.transaction() as tx:
             if not write_state(tx, EVALUATED, cursor, indexes[-1]):
                 raise ConflictError("another evaluator moved the compliance cursor")
-            insert_alerts(tx, raised, c.crypto, c.node.clock_ms())
+            store_alert_rows(tx, rows)
         c.metrics_evaluated(len(indexes), len(raised))
         return len(indexes)
 
@@ -207,10 +208,11 @@ class AlertMonitor:
                 facts = c.facts(tx.fetchall)
                 found = sweep(facts, c.rules, now, since)
                 triggers = self._indexes(tx.fetchall, [a.trigger for a in found])
+            rows = seal_alerts([(a, triggers.get(a.trigger)) for a in found], c.crypto, now)
             with db.transaction() as tx:
                 if not write_state(tx, SWEPT, since, now):
                     raise ConflictError("another sweep moved the sweep time")
-                insert_alerts(tx, [(a, triggers.get(a.trigger)) for a in found], c.crypto, now)
+                store_alert_rows(tx, rows)
         return found
 
     @staticmethod

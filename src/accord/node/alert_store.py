@@ -23,7 +23,7 @@ from accord.encoding import canonical, parse_json
 from accord.errors import AccordError, SealedError
 from accord.store.database import Tx
 
-__all__ = ["AlertCrypto", "insert_alerts", "read_alerts"]
+__all__ = ["AlertCrypto", "insert_alerts", "read_alerts", "seal_alerts", "store_alert_rows"]
 
 _COLUMNS: Final = (
     "id, rule, severity, patient_p, org, time, trigger_index, raised_ms, body_hash, blob"
@@ -59,6 +59,42 @@ class AlertCrypto:
         return alert if alert.id == alert_id and alert.patient == patient_p else None
 
 
+def seal_alerts(
+    alerts: Iterable[tuple[Alert, int | None]], crypto: AlertCrypto, now_ms: int
+) -> list[tuple[Any, ...]]:
+    """The rows of (alert, trigger log index) pairs, bodies encrypted: done before the
+    write transaction, so the database's write lock is held only to insert them."""
+    return [
+        (
+            alert.id,
+            alert.rule,
+            alert.severity,
+            alert.patient,
+            alert.org,
+            alert.time,
+            trigger_index,
+            now_ms,
+            *crypto.seal(alert),
+        )
+        for alert, trigger_index in alerts
+    ]
+
+
+def store_alert_rows(tx: Tx, rows: Iterable[Sequence[Any]]) -> int:
+    """Insert sealed alert rows not stored yet; the number of new rows."""
+    added = 0
+    for row in rows:
+        added += max(
+            0,
+            tx.execute(
+                f"INSERT INTO compliance_alerts ({_COLUMNS})"  # noqa: S608 - fixed columns
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                row,
+            ),
+        )
+    return added
+
+
 def insert_alerts(
     tx: Tx,
     alerts: Iterable[tuple[Alert, int | None]],
@@ -66,27 +102,7 @@ def insert_alerts(
     now_ms: int,
 ) -> int:
     """Store (alert, trigger log index) pairs not stored yet; the number of new rows."""
-    added = 0
-    for alert, trigger_index in alerts:
-        added += max(
-            0,
-            tx.execute(
-                f"INSERT INTO compliance_alerts ({_COLUMNS})"  # noqa: S608 - fixed columns
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                (
-                    alert.id,
-                    alert.rule,
-                    alert.severity,
-                    alert.patient,
-                    alert.org,
-                    alert.time,
-                    trigger_index,
-                    now_ms,
-                    *crypto.seal(alert),
-                ),
-            ),
-        )
-    return added
+    return store_alert_rows(tx, seal_alerts(alerts, crypto, now_ms))
 
 
 def read_alerts(
