@@ -15,6 +15,7 @@ every org, and a review decision (``accord.decision``) can name it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 from accord.encoding import domain_hash
@@ -46,8 +47,13 @@ _KEYS: Final = (
 )
 
 
+@lru_cache(maxsize=4_096)
 def alert_id(rule: str, evidence: tuple[bytes, ...]) -> bytes:
-    """The stable id of the alert ``rule`` raises over ``evidence`` (in its order)."""
+    """The stable id of the alert ``rule`` raises over ``evidence`` (in its order).
+
+    Remembered for recent arguments: :func:`make_alert` computes it and
+    ``Alert.__post_init__`` checks it again, the same hash twice per alert.
+    """
     return domain_hash(ALERT_DOMAIN, {"rule": rule, "evidence": [h.hex() for h in evidence]})
 
 
@@ -68,7 +74,11 @@ class Alert:
     justify: str
 
     def __post_init__(self) -> None:
-        if not self.evidence or not all(type(h) is bytes and len(h) == 32 for h in self.evidence):
+        if (
+            type(self.evidence) is not tuple
+            or not self.evidence
+            or not all(type(h) is bytes and len(h) == 32 for h in self.evidence)
+        ):
             raise MalformedError(_WHAT, "evidence must be one or more 32-byte record hashes")
         if self.id != alert_id(self.rule, self.evidence):
             raise MalformedError(_WHAT, "id is not the hash of the rule and its evidence")

@@ -42,6 +42,16 @@ def test_id_is_the_domain_hash_of_rule_and_evidence() -> None:
     assert alert_id("coworker", (H1, H2)) != a.id
 
 
+def test_a_forged_id_or_evidence_that_is_not_a_tuple_is_refused() -> None:
+    a = _alert()
+    alert_id("vip", (H1, H2))  # remembered: the check must still compare, not trust
+    with pytest.raises(MalformedError, match="id is not the hash"):
+        Alert(b"\x00" * 32, *[getattr(a, f) for f in Alert.__slots__[1:]])
+    fields = {f: getattr(a, f) for f in Alert.__slots__}
+    with pytest.raises(MalformedError, match="evidence"):
+        Alert(**{**fields, "evidence": [H1, H2]})
+
+
 def test_make_alert_dedupes_evidence_and_cuts_long_text() -> None:
     a = _alert(evidence=(H1, H2, H1), explanation="x" * 2000)
     assert a.evidence == (H1, H2)
