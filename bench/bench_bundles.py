@@ -97,10 +97,13 @@ def _pct(values: list[float], q: float) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="a small run (10,000 records, 50 queries)")
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--out", default="bench/out/bundles.json")
     args = ap.parse_args()
+    if args.quick:
+        args.records, args.queries = 10_000, 50
     rnd = random.Random(7)
     now = int(time.time() * 1000)
     with (
