@@ -355,7 +355,8 @@ class Log:
         text = self.checkpoint_text(size)
         note = check_note(text, sign(text))
         n = int(text.split("\n", 2)[1])
-        with self.db.transaction() as tx:
+        # Urgent, like the appends: a checkpoint is due every second while entries arrive.
+        with self.db.transaction(urgent=True) as tx:
             tx.execute(
                 "INSERT INTO log_checkpoints (size, note) VALUES (?, ?)"
                 " ON CONFLICT (size) DO UPDATE SET note = excluded.note",

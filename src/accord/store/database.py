@@ -16,7 +16,8 @@ keep their tables in one database, reached through :class:`Database`:
   ``READ COMMITTED`` transaction. On SQLite the writers of one process also
   take turns at a :class:`~accord.store.writer_gate.WriterGate` first (woken at
   once rather than by SQLite's sleeping busy handler), where
-  ``transaction(urgent=True)`` (the log's appends) goes before the others.
+  ``transaction(urgent=True)`` (the log's appends and checkpoints) goes before
+  the others.
   ``transaction(readonly=True)`` uses a
   separate set of read-only connections (``query_only`` on SQLite,
   ``default_transaction_read_only`` on PostgreSQL): the seam where the node's

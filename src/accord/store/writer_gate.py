@@ -9,8 +9,8 @@ to a large part of the sequencer's time under load.
 
 The gate puts the threads of one process in line before they ask SQLite: a
 waiter is woken the moment the writer before it is done, and an *urgent* writer
-(the sequencer, whose commits callers wait for) goes before the others that are
-waiting. Other processes writing the same file (a CLI command, say) still meet
+(the sequencer, whose commits callers wait for, and the checkpointer) goes before
+the others that are waiting. Other processes writing the same file (a CLI command, say) still meet
 SQLite's busy handler, as before.
 
 A writer that waits longer than the timeout gets the same retryable error as a
