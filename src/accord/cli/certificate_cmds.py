@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.text import Text
 
-from accord.cli.output import EXIT_FAILED, EXIT_RETRY, err_console, handle_errors, out, print_json
+from accord.cli.output import (
+    EXIT_FAILED,
+    EXIT_RETRY,
+    err_console,
+    handle_errors,
+    out,
+    print_json,
+    read_input,
+)
 from accord.client.certificates import InclusionResult, check_certificate, check_in_logs
-from accord.errors import NotFoundError, StoreError
 from accord.quorum import Certificate, Consortium
 
 __all__ = ["register", "verify_certificate"]
-
-
-def _read(path: Path) -> str:
-    if str(path) == "-":
-        return sys.stdin.read()
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFoundError(f"no file {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StoreError(f"cannot read {path}: {exc}") from None
 
 
 def _describe(cert: Certificate, consortium: Consortium) -> list[str]:
@@ -96,8 +91,8 @@ def verify_certificate(
 
     @handle_errors
     def run() -> tuple[Certificate, Consortium, list[InclusionResult] | None]:
-        members = Consortium.parse(_read(consortium))
-        cert = check_certificate(_read(file), members)
+        members = Consortium.parse(read_input(consortium))
+        cert = check_certificate(read_input(file), members)
         results = (
             check_in_logs(cert, members, allow_unwitnessed=allow_unwitnessed, wait_s=wait)
             if fetch

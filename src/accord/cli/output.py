@@ -6,15 +6,16 @@ import json
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from accord.errors import AccordError
+from accord.errors import AccordError, NotFoundError, StoreError
 
-__all__ = ["err_console", "fail", "handle_errors", "out", "print_json"]
+__all__ = ["err_console", "fail", "handle_errors", "out", "print_json", "read_input"]
 
 out = Console()
 err_console = Console(stderr=True)
@@ -27,6 +28,18 @@ R = TypeVar("R")
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_RETRY = 3
+
+
+def read_input(path: Path) -> str:
+    """The text of a file named on the command line (``-``: standard input)."""
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFoundError(f"no file {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoreError(f"cannot read {path}: {exc}") from None
 
 
 def print_json(value: Any) -> None:

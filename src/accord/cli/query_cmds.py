@@ -10,9 +10,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from accord.cli.output import EXIT_FAILED, EXIT_USAGE, err_console, handle_errors, out, print_json
+from accord.cli.output import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    err_console,
+    handle_errors,
+    out,
+    print_json,
+    read_input,
+)
 from accord.client import NodeClient
-from accord.errors import NotFoundError, StoreError, UsageError, VerificationError
+from accord.errors import StoreError, UsageError, VerificationError
 from accord.index.bundle import Policy, parse_time
 from accord.quorum import Consortium
 from accord.verify import DEFAULT_POLICY, VerifiedAnswer, verify_pages
@@ -178,17 +186,6 @@ def query_record(
     _fetch(term, url, token, out_path, start, end, page, page_size, size, more)
 
 
-def _read(path: Path) -> str:
-    if str(path) == "-":
-        return sys.stdin.read()
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFoundError(f"no file {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StoreError(f"cannot read {path}: {exc}") from None
-
-
 def _utc(ms: int) -> str:
     """An event time (ms since the epoch) as a short UTC date and time."""
     import datetime as dt
@@ -277,14 +274,14 @@ def verify(
 
     @handle_errors
     def load() -> tuple[Consortium, bytes, list[str], Policy]:
-        members = Consortium.parse(_read(consortium))
-        value = parse_json(_read(keys), "consortium keys file")
+        members = Consortium.parse(read_input(consortium))
+        value = parse_json(read_input(keys), "consortium keys file")
         if not isinstance(value, dict) or not isinstance(value.get("index_key"), str):
             raise UsageError(f"{keys} is not a consortium keys file (no index_key)")
         index_key = b64decode(value["index_key"], "index key")
         if len(index_key) != 32:
             raise UsageError("the index key is 32 bytes")
-        return members, index_key, [_read(f) for f in files], Policy(skew_ms, lateness_ms)
+        return members, index_key, [read_input(f) for f in files], Policy(skew_ms, lateness_ms)
 
     members, index_key, texts, policy = load()
     try:
