@@ -254,7 +254,7 @@ def main() -> int:
         pg_url = None
         if args.postgres:
             sys.path.insert(0, str(Path(__file__).resolve().parent))
-            from bench_node import drop_schema, fresh_schema
+            from common import drop_schema, fresh_schema
 
             pg_url = fresh_schema(args.postgres)
             db = Database.open(pg_url)

@@ -44,15 +44,22 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from accord.client import NodeClient, SourceKey, generate_source_key
 from accord.node.initdir import init_node
-from accord.records import Principal, SignedStatement, Statement
-from common import ServedNode, ed25519_verify_rate, machine, percentile
+from accord.records import SignedStatement
+from common import (
+    ServedNode,
+    access_statement,
+    drop_schema,
+    ed25519_verify_rate,
+    fresh_schema,
+    machine,
+    percentile,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "node.json"
@@ -63,44 +70,6 @@ HISTORY_SQL = "SELECT * FROM access WHERE patient = '{p}' ORDER BY event_ts"
 HISTORY_SQL_FN = (
     "SELECT * FROM access WHERE patient = pseudonym('patient', '{m}') ORDER BY event_ts"
 )
-
-
-def access(i: int, patient: str, now: int) -> Statement:
-    return Statement(
-        schema="ehr.access",
-        id=uuid.uuid4().hex,
-        org=ORG,
-        source="ehr",
-        event_ts=now + i,
-        principals=(Principal("patient", patient),),
-        fields={
-            "accessor": {"id": f"Practitioner/p{i % 300}", "role": "physician"},
-            "accessor_org": ORG,
-            "patient": patient,
-            "record_ref": uuid.uuid4().hex * 2,
-            "action": "R",
-            "purpose": "TREAT",
-            "outcome": "success",
-            "break_glass": False,
-        },
-    )
-
-
-def fresh_schema(dsn: str) -> str:
-    import psycopg
-
-    schema = "bench_" + os.urandom(6).hex()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    return f"{dsn}{'&' if '?' in dsn else '?'}options=-csearch_path%3D{schema}"
-
-
-def drop_schema(dsn: str, url: str) -> None:
-    import psycopg
-
-    schema = url.rsplit("search_path%3D", 1)[1]
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 # -- ingest ------------------------------------------------------------------------------
@@ -120,7 +89,11 @@ class IngestTarget:
         for _ in range(n):
             i = self.counter
             self.counter += 1
-            out.append(self.key.sign(access(i, f"MPI-{i % self.patients:07d}", now)))
+            out.append(
+                self.key.sign(
+                    access_statement(ORG, i, now + i, 0, patient=f"MPI-{i % self.patients:07d}")
+                )
+            )
         return out
 
 
@@ -279,7 +252,9 @@ def fill(args: argparse.Namespace, directory: Path, bare_path: Path) -> dict[str
         for i in range(base, min(args.sql_records, base + chunk)):
             p = skewed_patient(rnd, patients)
             counts[p] = counts.get(p, 0) + 1
-            signed = key.sign(access(i * 1000, f"MPI-{p:07d}", now))
+            signed = key.sign(
+                access_statement(ORG, i * 1000, now + i * 1000, 0, patient=f"MPI-{p:07d}")
+            )
             rows += node.projector.rows(signed, i, now + i * 1000, "final")
         by_table: dict[str, list[tuple[Any, ...]]] = {}
         for table, row in rows:

@@ -53,6 +53,7 @@ from accord.node.membership import read_consortium
 from accord.note import Checkpoint, Cosigner, Signer, parse_signature_lines, sign_note
 from accord.quorum import Consortium, Member
 from accord.witness import AddCheckpointRequest
+from common import drop_schema, fresh_schema, percentile
 
 TARGET = 500  # add-checkpoint requests per second per witness (the issue's benchmark)
 ACCORD = shutil.which("accord", path=str(Path(sys.executable).parent)) or "accord"
@@ -83,24 +84,6 @@ def make_log(i: int, requests: int, step: int, start: int) -> BenchLog:
             AddCheckpointRequest.make(old, tree.consistency_proof(old, new), note(new)).to_bytes()
         )
     return BenchLog(origin, signer, bodies)
-
-
-def fresh_schema(dsn: str) -> str:
-    """A URL of ``dsn`` whose search_path is a new, empty schema (dropped at the end)."""
-    import psycopg
-
-    schema = "bench_" + os.urandom(6).hex()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    return f"{dsn}{'&' if '?' in dsn else '?'}options=-csearch_path%3D{schema}"
-
-
-def drop_schema(dsn: str, url: str) -> None:
-    import psycopg
-
-    schema = url.rsplit("search_path%3D", 1)[1]
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def free_port() -> int:
@@ -222,11 +205,6 @@ def run(url: str, logs: list[BenchLog], seconds: float) -> tuple[float, list[flo
     return sum(counts) / elapsed, latencies
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short run (about 2 s each)")
@@ -259,8 +237,8 @@ def main() -> int:
             for name, chosen in runs:
                 rate, lat = run(url, chosen, seconds)
                 print(
-                    f"{name:<34} {rate:>8,.0f} {percentile(lat, 0.5) * 1e3:>8.2f} "
-                    f"{percentile(lat, 0.99) * 1e3:>8.2f} {len(lat):>7}",
+                    f"{name:<34} {rate:>8,.0f} {percentile(lat, 50) * 1e3:>8.2f} "
+                    f"{percentile(lat, 99) * 1e3:>8.2f} {len(lat):>7}",
                     flush=True,
                 )
             verdict = "met" if rate >= TARGET else "NOT met"

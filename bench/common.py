@@ -34,7 +34,9 @@ __all__ = [
     "ACCORD",
     "ServedNode",
     "access_statement",
+    "drop_schema",
     "ed25519_verify_rate",
+    "fresh_schema",
     "machine",
     "percentile",
 ]
@@ -83,9 +85,12 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
-def access_statement(org: str, i: int, now: int, patients: int) -> Statement:
-    """The ``i``-th generated read of a patient's record at ``org`` (one of ``patients``)."""
-    patient = f"MPI-{i % patients:06d}"
+def access_statement(
+    org: str, i: int, now: int, patients: int, *, patient: str | None = None
+) -> Statement:
+    """The ``i``-th generated read of a patient's record at ``org``, at ``now``: the patient
+    is one of ``patients`` (``MPI-000042``) unless ``patient`` names one."""
+    patient = patient or f"MPI-{i % patients:06d}"
     return Statement(
         schema="ehr.access",
         id=uuid.uuid4().hex,
@@ -104,6 +109,25 @@ def access_statement(org: str, i: int, now: int, patients: int) -> Statement:
             "break_glass": False,
         },
     )
+
+
+def fresh_schema(dsn: str) -> str:
+    """A URL of ``dsn`` whose search_path is a new, empty schema (drop it with
+    :func:`drop_schema`)."""
+    import psycopg
+
+    schema = "bench_" + os.urandom(6).hex()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return f"{dsn}{'&' if '?' in dsn else '?'}options=-csearch_path%3D{schema}"
+
+
+def drop_schema(dsn: str, url: str) -> None:
+    import psycopg
+
+    schema = url.rsplit("search_path%3D", 1)[1]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 class ServedNode:
