@@ -17,12 +17,12 @@ from typing import Any
 
 import httpx
 
-from accord.client import NodeClient, generate_source_key
+from accord.client import NodeClient
 from accord.node.app import create_app
 from accord.node.config import load_config, save_config
 from accord.node.initdir import init_node
 from accord.node.service import Node
-from tests.integration.nodes import RunningNode, serve_app
+from tests.integration.nodes import RunningNode, serve_app, serving
 
 __all__ = ["Clock", "compliance_node", "reopen", "wait_evaluated"]
 
@@ -75,22 +75,8 @@ def compliance_node(
     result = init_node(directory, org, database=database)
     _prepare(directory, files or {}, fhir_directory, policy)
     kwargs = {"clock_ms": clock} if clock is not None else {}
-    node = Node.open(directory, **kwargs)
-    node.start()
-    try:
-        node.unseal_with([p.read_text() for p in result.share_files[:2]])
-        tokens = {role: node.tokens.create(role) for role in ("source", "auditor", "admin")}
-        source = generate_source_key(org, "ehr")
-        node.register_source("ehr", source.public_raw)
-        with serve_app(create_app(node)) as url:
-            running = RunningNode(node, url, directory, result.share_files, tokens, source)
-            try:
-                yield running
-            finally:
-                for c in running._clients:
-                    c.close()
-    finally:
-        node.stop()
+    with serving(Node.open(directory, **kwargs), directory, result.share_files, org) as running:
+        yield running
 
 
 @contextmanager

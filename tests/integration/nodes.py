@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,15 +129,24 @@ def running_node(
         config = load_config(directory)
         updated = config.model_copy(update={"policy": config.policy.model_copy(update=policy)})
         save_config(directory, updated)
-    node = Node.open(directory)
+    with serving(Node.open(directory), directory, result.share_files, org) as running:
+        yield running
+
+
+@contextmanager
+def serving(
+    node: Node, directory: Path, share_files: Sequence[Path], org: str
+) -> Iterator[RunningNode]:
+    """Start ``node``, unseal it with two of its shares, make a token of every role and
+    register a source ``ehr`` of ``org``, and serve it over HTTP; stopped at the end."""
     node.start()
     try:
-        node.unseal_with([p.read_text() for p in result.share_files[:2]])
+        node.unseal_with([p.read_text() for p in list(share_files)[:2]])
         tokens = {role: node.tokens.create(role) for role in ("source", "auditor", "admin")}
         source = generate_source_key(org, "ehr")
         node.register_source("ehr", source.public_raw)
         with serve_app(create_app(node)) as url:
-            running = RunningNode(node, url, directory, result.share_files, tokens, source)
+            running = RunningNode(node, url, directory, list(share_files), tokens, source)
             try:
                 yield running
             finally:

@@ -28,18 +28,16 @@ from typing import Any
 
 import httpx
 
-from accord.client import generate_source_key
 from accord.demo.story import PATIENT as SMITH_ID
 from accord.demo.story import PATIENT_NAME as SMITH_NAME
 from accord.keys import read_keystore, read_share_file, recover_master
 from accord.keys.files import KEYSTORE_FILE
 from accord.keys.wrapping import derive_kek
-from accord.node.app import create_app
 from accord.node.config import load_config, save_config
 from accord.node.initdir import init_node
 from accord.node.service import Node
 from tests.integration.compliance_nodes import wait_evaluated
-from tests.integration.nodes import RunningNode, access_statement, serve_app
+from tests.integration.nodes import RunningNode, access_statement, serving
 from tests.unit.compliance.fhir_data import (
     BTG_R5,
     CONSENT_R4,
@@ -153,22 +151,8 @@ def scenario_node(tmp_path: Path, db_url: str, *, encrypt: bool = True) -> Itera
             }
         ),
     )
-    node = Node.open(directory)
-    node.start()
-    try:
-        node.unseal_with([p.read_text() for p in result.share_files[:2]])
-        tokens = {role: node.tokens.create(role) for role in ("source", "auditor", "admin")}
-        source = generate_source_key("pcp91959", "ehr")
-        node.register_source("ehr", source.public_raw)
-        with serve_app(create_app(node)) as url:
-            running = RunningNode(node, url, directory, result.share_files, tokens, source)
-            try:
-                yield running
-            finally:
-                for c in running._clients:
-                    c.close()
-    finally:
-        node.stop()
+    with serving(Node.open(directory), directory, result.share_files, "pcp91959") as running:
+        yield running
 
 
 def post_fhir(rn: RunningNode, kind: str, resource: Any) -> None:
