@@ -20,6 +20,7 @@ from accord.records import SignedStatement, Statement
 from accord.verify import VerifiedAnswer, omit_record, verify_bundle, verify_pages
 from tests.integration.nodes import Consortium3, running_consortium
 from tests.unit.compliance.builders import access, disclosure
+from tests.unit.verify.ledger import matches
 
 DAY = 86_400_000
 MIN = 60_000
@@ -64,24 +65,6 @@ def history(now: int) -> list[Statement]:
     return out
 
 
-def _matches(q: dict[str, Any], st: dict[str, Any]) -> bool:
-    fields, kind = st["fields"], q["kind"]
-    if kind == "patient":
-        ok = any(p == {"kind": "patient", "id": q["patient"]} for p in st["principals"])
-    elif kind == "accessor":
-        who = (fields.get("accessor_org"), fields.get("accessor", {}).get("id"))
-        ok = st["schema"] == "ehr.access" and who == (q["accessor_org"], q["accessor"])
-    elif kind == "disclosures":
-        ok = st["schema"] == "ehr.disclosure" and (
-            fields["discloser_org"],
-            fields["recipient_org"],
-        ) == (q["discloser"], q["recipient"])
-    else:
-        refs = fields.get("record_refs") or [fields.get("record_ref")]
-        ok = q["record"] in refs
-    return ok and all(_matches(t, st) for t in q.get("and", []))
-
-
 class Scan:
     """The brute force: every record of the log below a size, with its statement."""
 
@@ -105,15 +88,7 @@ class Scan:
         return self.rows[:size]
 
     def answer(self, q: dict[str, Any], size: int) -> list[str]:
-        lo, hi = q.get("from"), q.get("to")
-        return [
-            h
-            for _, h, st in self.upto(size)
-            if st is not None
-            and _matches(q, st)
-            and (lo is None or st["event_ts"] >= lo)
-            and (hi is None or st["event_ts"] <= hi)
-        ]
+        return [h for _, h, st in self.upto(size) if st is not None and matches(q, st)]
 
 
 def _submit_and_wait(c: Consortium3, statements: list[Statement]) -> int:
