@@ -56,6 +56,7 @@ from bench_index import (
     kid,
     machine,
     percentile,
+    pick_keys,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,31 +152,19 @@ def build(index: NodeIndex, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def pick(index: NodeIndex, seed: int) -> dict[str, list[bytes]]:
-    import random
-
-    rnd = random.Random(seed)
+    """bench_index.py's classes (same seed, same keys) and the 100 heaviest of the first
+    2,000 patients."""
+    picked = pick_keys(index.state, seed)
     sizes = {key: size for key, size, _, _ in index.state.key_rows()}
-    patients: list[bytes] = []
-    n_pat = max(1, len(sizes))
-    for i in rnd.sample(range(10**9), 20_000):
-        k = kid(b"patient", i % n_pat)
-        if k in sizes:
-            patients.append(k)
-        if len(patients) >= 2000:
-            break
-    ordered = sorted(sizes.values())
-    p99 = ordered[int(0.99 * (len(ordered) - 1))]
-    at_p99 = [k for k, s in sizes.items() if s == p99][:200]
     heavy_patients = sorted(
         (k for k in (kid(b"patient", i) for i in range(2000)) if k in sizes),
         key=lambda k: -sizes[k],
     )[:100]
-    hottest = max(sizes, key=lambda k: sizes[k])
     return {
-        "typical_patient": patients,
+        "typical_patient": picked["typical_patient"],
         "heavy_patient": heavy_patients,
-        "p99_key": at_p99,
-        "hottest_key": [hottest],
+        "p99_key": picked["p99_key"],
+        "hottest_key": picked["hottest_key"],
     }
 
 
