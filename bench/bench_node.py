@@ -51,6 +51,7 @@ from typing import Any
 from accord.client import NodeClient, SourceKey, generate_source_key
 from accord.node.initdir import init_node
 from accord.records import SignedStatement
+from accord.store.projection import PROJECTION_STEPS
 from common import (
     ServedNode,
     access_statement,
@@ -212,14 +213,11 @@ def run_ingest(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 # -- SQL ---------------------------------------------------------------------------------
 
-BARE_DDL = (
-    "CREATE TABLE access ("
-    " record TEXT PRIMARY KEY, org TEXT NOT NULL, event_ts INTEGER NOT NULL,"
-    " log_ts INTEGER NOT NULL, patient TEXT NOT NULL, accessor TEXT NOT NULL,"
-    " accessor_role TEXT NOT NULL, accessor_org TEXT NOT NULL, action TEXT NOT NULL,"
-    " purpose TEXT NOT NULL, outcome TEXT NOT NULL, break_glass INTEGER NOT NULL,"
-    " record_ref TEXT NOT NULL, authorization_kind TEXT, authorization_ref TEXT)",
-    "CREATE INDEX access_patient_time ON access (patient, event_ts)",
+#: The node's own `access` table and its (patient, event_ts) index, nothing else.
+BARE_DDL = tuple(
+    ddl
+    for ddl in PROJECTION_STEPS[0].sql
+    if ddl.startswith("CREATE TABLE access (") or "ON access (patient, event_ts)" in ddl
 )
 
 
