@@ -80,22 +80,31 @@ class _Auditor:
     def _get(self, org: str, path: str, **params: Any) -> Any:
         return self.clients[org].request("GET", path, params=params or None)
 
+    def _texts(self, org: str, paths: tuple[str, ...], check: str, what: str) -> list[str] | None:
+        """The bodies of GET ``paths`` from ``org``'s node, or None once recorded why: the
+        node unreachable, or (any other refusal) a finding of ``check``."""
+        try:
+            return [self._get(org, path).text for path in paths]
+        except NetworkError as exc:
+            self._unreachable(org, exc)
+        except AccordError as exc:
+            self.report.add(Finding.wrong(org, check, f"{what}: {exc}"))
+        return None
+
     # -- 1. checkpoints --------------------------------------------------------------------
 
     def checkpoints(self) -> None:
         for member in self.consortium.members:
             org = member.org
-            try:
-                served = self._get(org, "/v1/checkpoint").text
-                latest = self._get(org, "/v1/checkpoint/latest").text
-            except NetworkError as exc:
-                self._unreachable(org, exc)
+            texts = self._texts(
+                org,
+                ("/v1/checkpoint", "/v1/checkpoint/latest"),
+                "checkpoint",
+                "its node serves no checkpoint",
+            )
+            if texts is None:
                 continue
-            except AccordError as exc:
-                self.report.add(
-                    Finding.wrong(org, "checkpoint", f"its node serves no checkpoint: {exc}")
-                )
-                continue
+            served, latest = texts
             view, findings = checks.check_checkpoint(member, served, self.consortium)
             self.report.extend(findings)
             if view is None:
@@ -122,17 +131,15 @@ class _Auditor:
             org = member.org
             if org in self.unreachable:
                 continue
-            try:
-                heads_text = self._get(org, "/v1/witness/heads").text
-                evidence_text = self._get(org, "/v1/witness/evidence").text
-            except NetworkError as exc:
-                self._unreachable(org, exc)
+            texts = self._texts(
+                org,
+                ("/v1/witness/heads", "/v1/witness/evidence"),
+                "witness-heads",
+                "its witness answers no heads",
+            )
+            if texts is None:
                 continue
-            except AccordError as exc:
-                self.report.add(
-                    Finding.wrong(org, "witness-heads", f"its witness answers no heads: {exc}")
-                )
-                continue
+            heads_text, evidence_text = texts
             heads, findings = checks.parse_heads(org, heads_text)
             self.report.extend(findings)
             for head in heads:
