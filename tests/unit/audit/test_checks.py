@@ -25,7 +25,8 @@ from accord.note import Checkpoint, Note, sign_note
 from accord.records import MAPFN_ID, Header, IndexCommit
 from accord.witness import Evidence
 from accord.witness.evidence import format_evidence_list
-from tests.unit.client.test_checkpoints import LOGS, NOW, WITNESSES, _consortium, _origin
+from tests.unit.client.test_checkpoints import LOGS, NOW, WITNESSES, _consortium
+from tests.unit.keyed_consortium import origin
 
 CONSORTIUM = _consortium(k=2)
 CORNELL = CONSORTIUM.member("cornell")
@@ -62,7 +63,7 @@ TREE = MemoryTree(leaf_hash(e) for e in LEAVES)
 
 
 def _note(size: int, *witnesses: str, root: bytes | None = None, org: str = "cornell") -> str:
-    cp = Checkpoint(_origin(org), size, TREE.root(size) if root is None else root)
+    cp = Checkpoint(origin(org), size, TREE.root(size) if root is None else root)
     note = sign_note(cp.format(), LOGS[org])
     return note.with_signatures(*(WITNESSES[w].cosign(cp, NOW) for w in witnesses)).format()
 
@@ -110,7 +111,7 @@ def test_another_members_checkpoint_is_refused() -> None:
 
 
 def test_a_checkpoint_not_signed_by_the_log_key() -> None:
-    cp = Checkpoint(_origin("cornell"), 9, TREE.root(9))
+    cp = Checkpoint(origin("cornell"), 9, TREE.root(9))
     forged = sign_note(cp.format(), LOGS["nyu"]).format()
     view, findings = checks.check_checkpoint(CORNELL, forged, CONSORTIUM)
     assert view is None
@@ -120,7 +121,7 @@ def test_a_checkpoint_not_signed_by_the_log_key() -> None:
 
 def test_a_bad_cosignature_line_is_a_finding() -> None:
     note = Note.parse(_note(9, "nyu", "mskcc"))
-    other = Checkpoint(_origin("cornell"), 8, TREE.root(8))
+    other = Checkpoint(origin("cornell"), 8, TREE.root(8))
     bad = WITNESSES["nyp"].cosign(other, NOW)  # nyp's key, over another checkpoint
     text = Note(note.text, (*note.signatures, bad)).format()
     view, findings = checks.check_checkpoint(CORNELL, text, CONSORTIUM)
@@ -231,7 +232,7 @@ def test_parse_heads() -> None:
 def test_evidence_held_is_a_finding_against_the_log() -> None:
     held = Note.parse(_note(9, "nyu"))
     shown = Note.parse(_note(9, root=hashlib.sha256(b"fork").digest()))
-    evidence = Evidence(_origin("cornell"), "fork", held, shown, (), (), NOW * 1000)
+    evidence = Evidence(origin("cornell"), "fork", held, shown, (), (), NOW * 1000)
     text = format_evidence_list([evidence])
     (f,) = checks.check_evidence("nyu", text, CONSORTIUM)
     assert (f.org, f.check) == ("cornell", "witness-evidence")

@@ -3,8 +3,6 @@ cosignature does not count, and fewer than k good ones is QuorumNotMetError."""
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 
 from accord.client.checkpoints import verify_checkpoint
@@ -18,47 +16,28 @@ from accord.errors import (
 )
 from accord.merkle import MemoryTree, leaf_hash
 from accord.note import Checkpoint, Cosigner, Note, Signature, Signer, sign_note
-from accord.quorum import Consortium, Member, TrustSet
+from accord.quorum import Consortium
+from tests.unit.keyed_consortium import KeyedConsortium, origin, seed
 
 ORGS = ("cornell", "nyu", "mskcc", "nyp")
 NOW = 1_760_000_000
 
 
-def _seed(label: str) -> bytes:
-    return hashlib.sha256(label.encode()).digest()
-
-
-def _origin(org: str) -> str:
-    return f"accord.example/test/{org}"
-
-
-LOGS = {org: Signer.from_private_bytes(_origin(org), _seed("log/" + org)) for org in ORGS}
-WITNESSES = {
-    org: Cosigner.from_private_bytes(f"{_origin(org)}/witness", _seed("w/" + org)) for org in ORGS
-}
+KEYED = KeyedConsortium(ORGS)
+LOGS = KEYED.logs
+WITNESSES = KEYED.witnesses
 TREE = MemoryTree(leaf_hash(b"%d" % i) for i in range(20))
 
 
 def _consortium(k: int = 2) -> Consortium:
-    members = tuple(
-        Member(
-            org=org,
-            name=org.upper(),
-            url=f"http://127.0.0.1:{8100 + i}",
-            origin=_origin(org),
-            log_key=LOGS[org].verifier().format(),
-            witness_key=WITNESSES[org].verifier().format(),
-        )
-        for i, org in enumerate(ORGS)
-    )
-    return Consortium("test", members, k, TrustSet(ORGS))
+    return KEYED.consortium(k)
 
 
 CONSORTIUM = _consortium()
 
 
 def _checkpoint(size: int = 13, org: str = "cornell") -> Checkpoint:
-    return Checkpoint(_origin(org), size, TREE.root(size))
+    return Checkpoint(origin(org), size, TREE.root(size))
 
 
 def _note(*witnesses: str, size: int = 13, org: str = "cornell") -> Note:
@@ -79,8 +58,8 @@ def test_honest_checkpoint() -> None:
     assert verified.checkpoint == _checkpoint()
     assert verified.k == 2
     assert verified.witnesses == {
-        f"{_origin('nyu')}/witness": NOW,
-        f"{_origin('mskcc')}/witness": NOW,
+        f"{origin('nyu')}/witness": NOW,
+        f"{origin('mskcc')}/witness": NOW,
     }
     assert verified.refused == ()
     assert verified.to_json()["size"] == 13
@@ -89,7 +68,7 @@ def test_honest_checkpoint() -> None:
 
 
 # Each lie names the mutation of mskcc's cosignature; nyu's stays good.
-_OTHER_KEY = Cosigner.from_private_bytes(f"{_origin('mskcc')}/witness", _seed("stolen?"))
+_OTHER_KEY = Cosigner.from_private_bytes(f"{origin('mskcc')}/witness", seed("stolen?"))
 LIES = {
     "made with another key": _forged("mskcc", _OTHER_KEY.cosign(_checkpoint(), NOW).signature),
     "for another checkpoint": WITNESSES["mskcc"].cosign(_checkpoint(12), NOW),
@@ -111,7 +90,7 @@ def test_a_lying_witness_does_not_count(lie: str) -> None:
     assert caught.value.details["have"] == 1
     assert caught.value.details["refused"] == [WITNESSES["mskcc"].verifier().key_ref]
     verified = verify_checkpoint(note, CONSORTIUM, k=1)
-    assert set(verified.witnesses) == {f"{_origin('nyu')}/witness"}
+    assert set(verified.witnesses) == {f"{origin('nyu')}/witness"}
     assert verified.refused == (WITNESSES["mskcc"].verifier().key_ref,)
     # With a third, honest witness the checkpoint is accepted despite the lie.
     assert (
@@ -127,11 +106,11 @@ def test_a_lying_witness_does_not_count(lie: str) -> None:
 def test_cosignatures_that_cannot_count() -> None:
     cases = {
         "the log's own key as a witness": _note("nyu").with_signatures(
-            Cosigner.from_private_bytes(_origin("cornell"), _seed("x")).cosign(_checkpoint(), NOW)
+            Cosigner.from_private_bytes(origin("cornell"), seed("x")).cosign(_checkpoint(), NOW)
         ),
         "the log's own witness key": _note("nyu", "cornell"),
         "a stranger's witness": _note("nyu").with_signatures(
-            Cosigner.from_private_bytes("witness.example/stranger", _seed("s")).cosign(
+            Cosigner.from_private_bytes("witness.example/stranger", seed("s")).cosign(
                 _checkpoint(), NOW
             )
         ),
@@ -150,7 +129,7 @@ def test_the_log_signature_is_required() -> None:
     only_witnesses = Note(cp.format(), tuple(_note("nyu", "mskcc").signatures[1:]))
     with pytest.raises(UnknownKeyError):
         verify_checkpoint(only_witnesses, CONSORTIUM)
-    stranger = Signer.from_private_bytes(_origin("cornell"), _seed("impostor"))
+    stranger = Signer.from_private_bytes(origin("cornell"), seed("impostor"))
     forged = sign_note(cp.format(), stranger).with_signatures(*only_witnesses.signatures)
     with pytest.raises(UnknownKeyError):
         verify_checkpoint(forged, CONSORTIUM)
@@ -168,7 +147,7 @@ def test_which_member() -> None:
     assert verify_checkpoint(note, CONSORTIUM, org="cornell").org == "cornell"
     with pytest.raises(VerificationError):
         verify_checkpoint(note, CONSORTIUM, org="nyu")
-    stranger = Signer.from_private_bytes("accord.example/test/acme", _seed("acme"))
+    stranger = Signer.from_private_bytes("accord.example/test/acme", seed("acme"))
     foreign = sign_note(Checkpoint("accord.example/test/acme", 1, TREE.root(1)).format(), stranger)
     with pytest.raises(UnknownKeyError):
         verify_checkpoint(foreign, CONSORTIUM)

@@ -21,8 +21,8 @@ from accord.index.bundle import (
     prove_terms,
 )
 from accord.merkle import MemoryTree, inclusion_proof
-from accord.note import Checkpoint, Cosigner, Signer, sign_note
-from accord.quorum import Consortium, Member, TrustSet
+from accord.note import Checkpoint, sign_note
+from accord.quorum import Consortium
 from accord.records import (
     MAPFN_ID,
     IndexCommit,
@@ -31,6 +31,7 @@ from accord.records import (
     build_header,
     sign_statement,
 )
+from tests.unit.keyed_consortium import KeyedConsortium, origin, seed
 
 __all__ = [
     "DAY",
@@ -56,34 +57,14 @@ POLICY = Policy(300_000, 7 * DAY)
 INDEX_KEY = hashlib.sha256(b"index key").digest()
 
 
-def _seed(label: str) -> bytes:
-    return hashlib.sha256(label.encode()).digest()
-
-
-def _origin(org: str) -> str:
-    return f"accord.example/test/{org}"
-
-
-LOGS = {org: Signer.from_private_bytes(_origin(org), _seed("log/" + org)) for org in ORGS}
-WITNESSES = {
-    org: Cosigner.from_private_bytes(f"{_origin(org)}/witness", _seed("w/" + org)) for org in ORGS
-}
-SOURCE = Ed25519PrivateKey.from_private_bytes(_seed("source"))
+KEYED = KeyedConsortium(ORGS)
+LOGS = KEYED.logs
+WITNESSES = KEYED.witnesses
+SOURCE = Ed25519PrivateKey.from_private_bytes(seed("source"))
 
 
 def consortium(k: int = 1) -> Consortium:
-    members = tuple(
-        Member(
-            org=org,
-            name=org.upper(),
-            url=f"http://127.0.0.1:{8100 + i}",
-            origin=_origin(org),
-            log_key=LOGS[org].verifier().format(),
-            witness_key=WITNESSES[org].verifier().format(),
-        )
-        for i, org in enumerate(ORGS)
-    )
-    return Consortium("test", members, k, TrustSet(ORGS))
+    return KEYED.consortium(k)
 
 
 def access(
@@ -171,7 +152,7 @@ class Ledger:
 
     def note(self, witnesses: tuple[str, ...] = ("nyu",), ts: int = NOW_S) -> str:
         size = self.tree.size
-        cp = Checkpoint(_origin("cornell"), size, self.tree.root(size))
+        cp = Checkpoint(origin("cornell"), size, self.tree.root(size))
         note = sign_note(cp.format(), LOGS["cornell"])
         return note.with_signatures(*(WITNESSES[w].cosign(cp, ts) for w in witnesses)).format()
 
