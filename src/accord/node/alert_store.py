@@ -82,17 +82,14 @@ def seal_alerts(
 
 def store_alert_rows(tx: Tx, rows: Iterable[Sequence[Any]]) -> int:
     """Insert sealed alert rows not stored yet; the number of new rows."""
-    added = 0
-    for row in rows:
-        added += max(
-            0,
-            tx.execute(
-                f"INSERT INTO compliance_alerts ({_COLUMNS})"  # noqa: S608 - fixed columns
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                row,
-            ),
-        )
-    return added
+    batch = list(rows)
+    if not batch:
+        return 0
+    return tx.executemany(
+        f"INSERT INTO compliance_alerts ({_COLUMNS})"  # noqa: S608 - fixed columns
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        batch,
+    )
 
 
 def insert_alerts(
