@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Final
 
 from accord.errors import AccordError, ConflictError, StoreError, VerificationError
@@ -35,6 +35,7 @@ from accord.index import (
     IndexView,
     KeyProof,
     PostingReaders,
+    PostingRow,
     Query,
     prove_key,
 )
@@ -57,6 +58,7 @@ MAX_BACKLOG: Final = 100_000
 #: the index B-trees, which stay in memory until the commit instead of spilling.
 MATERIALIZE_CACHE_MB: Final = 64
 _ZERO: Final = bytes(32)
+_NodeKey = tuple[bytes, int, int]
 _REPLAY_CHUNK: Final = 2_000
 #: Posting logs up to this size are located with one range read, longer ones by bisection.
 _SCAN_LOCATE: Final = 64
@@ -109,29 +111,51 @@ INDEX_STEPS: Final = (
 
 
 class _Overlay:
-    """Rows of committed batches not yet materialized, readable by key."""
+    """Rows of committed batches not yet materialized, readable by key.
+
+    Adding and dropping a batch is O(1) (both are on the write path, once per batch);
+    a batch's rows are grouped by key only when a read first needs them (proofs are
+    rare next to batches). Callers hold the node's overlay lock.
+    """
 
     def __init__(self) -> None:
-        self.postings: dict[bytes, dict[int, bytes]] = {}
-        self.nodes: dict[tuple[bytes, int, int], bytes] = {}
+        self._batches: dict[int, BatchResult] = {}  # by id(), in commit order
+        self._grouped: dict[int, tuple[dict[bytes, list[PostingRow]], dict[_NodeKey, bytes]]] = {}
 
     def add(self, result: BatchResult) -> None:
-        for key, idx, seq, log_ts, evh in result.postings:
-            self.postings.setdefault(key, {})[idx] = (
-                seq.to_bytes(8, "big") + log_ts.to_bytes(8, "big") + evh
-            )
-        for key, level, idx, h in result.nodes:
-            self.nodes[(key, level, idx)] = h
+        self._batches[id(result)] = result
 
     def drop(self, result: BatchResult) -> None:
-        for key, idx, *_ in result.postings:
-            rows = self.postings.get(key)
-            if rows is not None:
-                rows.pop(idx, None)
-                if not rows:
-                    del self.postings[key]
-        for key, level, idx, _ in result.nodes:
-            self.nodes.pop((key, level, idx), None)
+        self._batches.pop(id(result), None)
+        self._grouped.pop(id(result), None)
+
+    def _groups(
+        self,
+    ) -> Iterator[tuple[dict[bytes, list[PostingRow]], dict[_NodeKey, bytes]]]:
+        for ident, result in self._batches.items():
+            grouped = self._grouped.get(ident)
+            if grouped is None:
+                postings: dict[bytes, list[PostingRow]] = {}
+                for row in result.postings:
+                    postings.setdefault(row[0], []).append(row)
+                nodes = {(key, level, idx): h for key, level, idx, h in result.nodes}
+                grouped = self._grouped[ident] = (postings, nodes)
+            yield grouped
+
+    def postings(self, key_id: bytes) -> dict[int, bytes]:
+        """{posting index: 48-byte posting} of ``key_id`` in the pending batches."""
+        out: dict[int, bytes] = {}
+        for postings, _ in self._groups():
+            for _, idx, seq, log_ts, evh in postings.get(key_id, ()):
+                out[idx] = seq.to_bytes(8, "big") + log_ts.to_bytes(8, "big") + evh
+        return out
+
+    def node(self, key_id: bytes, level: int, idx: int) -> bytes | None:
+        for _, nodes in self._groups():
+            h = nodes.get((key_id, level, idx))
+            if h is not None:
+                return h
+        return None
 
 
 class NodeIndex:
@@ -304,7 +328,8 @@ class NodeIndex:
         before = self.materialized
         last = results[-1]
         with self._db.transaction(cache_mb=MATERIALIZE_CACHE_MB) as tx:
-            postings = [r for res in results for r in res.postings]
+            # In key order: consecutive rows land on the same or neighbouring B-tree pages.
+            postings = sorted(r for res in results for r in res.postings)
             if postings:
                 tx.executemany("INSERT INTO index_postings VALUES (?, ?, ?, ?, ?)", postings)
             nodes = [r for res in results for r in res.nodes]
@@ -319,7 +344,7 @@ class NodeIndex:
                     "INSERT INTO index_keys (key_id, size, root, edge) VALUES (?, ?, ?, ?)"
                     " ON CONFLICT (key_id) DO UPDATE SET size = excluded.size,"
                     " root = excluded.root, edge = excluded.edge",
-                    list(keys.values()),
+                    sorted(keys.values()),
                 )
             if before == 0 and not tx.fetchone("SELECT 1 FROM index_head WHERE one = 1"):
                 tx.execute(
@@ -354,7 +379,7 @@ class NodeIndex:
 
     def read_postings(self, key_id: bytes, start: int, end: int) -> list[bytes]:
         with self._overlay_lock:
-            pending = dict(self._overlay.postings.get(key_id, {}))
+            pending = self._overlay.postings(key_id)
         found: dict[int, bytes] = {
             int(idx): int(seq).to_bytes(8, "big") + int(ts).to_bytes(8, "big") + bytes(evh)
             for idx, seq, ts, evh in self._db.fetchall(
@@ -378,7 +403,7 @@ class NodeIndex:
         if not ids:
             return []
         with self._overlay_lock:
-            pending = {i: self._overlay.nodes.get((key_id, i[0], i[1])) for i in ids}
+            pending = {i: self._overlay.node(key_id, i[0], i[1]) for i in ids}
         wanted = [i for i, h in pending.items() if h is None]
         stored: dict[NodeID, bytes] = {}
         if wanted:
@@ -406,7 +431,7 @@ class NodeIndex:
         this is a search over the primary key: one range read for a short posting log, a binary
         search of point reads for a long one (no secondary index on log_ts to maintain)."""
         with self._overlay_lock:
-            pending = dict(self._overlay.postings.get(key_id, {}))
+            pending = self._overlay.postings(key_id)
         if size <= _SCAN_LOCATE:
             times = {
                 int(idx): int(ts)

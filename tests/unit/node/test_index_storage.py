@@ -80,7 +80,7 @@ def test_a_stopped_materializer_never_blocks_the_sequencer(tmp_path: Path) -> No
         db.close()
 
 
-def test_locate_agrees_with_a_scan_while_rows_are_still_being_written(tmp_path: Path) -> None:
+def test_locate_and_proofs_agree_while_rows_are_still_being_written(tmp_path: Path) -> None:
     """``locate`` searches the primary key (no log_ts index): one read for a short posting log,
     bisection for a long one, over rows in the tables and rows still in memory."""
     db = Database.open(f"sqlite:///{tmp_path / 'node.db'}")
@@ -109,6 +109,12 @@ def test_locate_agrees_with_a_scan_while_rows_are_still_being_written(tmp_path: 
                 for probe in (0, 1_000, 1_005, 1_010, 1_060, 1_130, 1_131, 10**6):
                     expected = next((i for i in range(size) if ts[i] >= probe), size)
                     assert index.locate(key, size, probe) == expected, (size, probe)
+        # Proofs read postings and stored posting-log nodes from both places.
+        size = index.state.size
+        for key, ts in times.items():
+            proof = index.prove(key, Window(0, 2**62), size)
+            answer = verify_key_proof(index.view(size).root, key, Window(0, 2**62), proof)
+            assert len(answer.postings) == len(ts)
     finally:
         db.close()
 
