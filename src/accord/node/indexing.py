@@ -54,9 +54,6 @@ HISTORY: Final = 128
 #: Log entries committed but not yet materialized before the sequencer waits for the
 #: materializer: bounds the overlay's memory when appends outrun the table writes.
 MAX_BACKLOG: Final = 100_000
-#: SQLite page cache for one materializer transaction: its rows land on random pages of
-#: the index B-trees, which stay in memory until the commit instead of spilling.
-MATERIALIZE_CACHE_MB: Final = 64
 _ZERO: Final = bytes(32)
 _NodeKey = tuple[bytes, int, int]
 _REPLAY_CHUNK: Final = 2_000
@@ -327,7 +324,7 @@ class NodeIndex:
     def _write_rows(self, results: list[BatchResult], overlay: bool = True) -> None:
         before = self.materialized
         last = results[-1]
-        with self._db.transaction(cache_mb=MATERIALIZE_CACHE_MB) as tx:
+        with self._db.transaction() as tx:
             # In key order: consecutive rows land on the same or neighbouring B-tree pages.
             postings = sorted(r for res in results for r in res.postings)
             if postings:

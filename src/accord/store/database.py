@@ -55,8 +55,6 @@ Row = tuple[Any, ...]
 Synchronous = Literal["FULL", "NORMAL"]
 
 _SQLITE_CONNECT_ERROR: Final = "cannot open SQLite database"
-#: SQLite's default page cache (negative: KiB), restored after a ``cache_mb`` transaction.
-_SQLITE_CACHE_PAGES: Final = -2000
 
 
 def driver_error(exc: Exception, dialect: Dialect) -> AccordError:
@@ -112,8 +110,8 @@ class Tx:
         except _DRIVER_ERRORS as exc:
             raise driver_error(exc, self.dialect) from None
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
-        """Run one statement once per parameter row; return the rows changed in all.
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement once per parameter row.
 
         On SQLite a plain ``INSERT ... VALUES (...)`` is sent as a few multi-row
         statements instead (:mod:`accord.store.multirow`: far fewer GIL hand-offs).
@@ -123,16 +121,13 @@ class Tx:
         try:
             if shape is None:
                 cur.executemany(translate(sql, self.dialect), rows)
-                return max(0, int(cur.rowcount))
+                return
             batch = rows if isinstance(rows, list) else list(rows)
             if len(batch) < 2 or any(len(r) != shape.width for r in batch):
                 cur.executemany(sql, batch)  # one row, or the driver's own error
-                return max(0, int(cur.rowcount))
-            changed = 0
+                return
             for statement, params in shape.chunks(batch):
                 cur.execute(statement, params)
-                changed += max(0, int(cur.rowcount))
-            return changed
         except _DRIVER_ERRORS as exc:
             raise driver_error(exc, self.dialect) from None
 
@@ -279,32 +274,25 @@ class Database:
     # -- transactions ----------------------------------------------------------------
 
     @contextmanager
-    def transaction(
-        self, *, readonly: bool = False, urgent: bool = False, cache_mb: int | None = None
-    ) -> Iterator[Tx]:
+    def transaction(self, *, readonly: bool = False, urgent: bool = False) -> Iterator[Tx]:
         """A transaction: committed if the block ends normally, rolled back if it raises.
 
         ``urgent`` (writes on SQLite): go before this process's other waiting writers.
-        ``cache_mb`` (SQLite): the connection's page cache for this transaction only, for
-        a large write that touches many pages (they stay in memory until the commit instead
-        of spilling to the WAL and being read back); SQLite's default afterwards.
         """
         if readonly or self.dialect != "sqlite":
             with self._transaction(readonly) as tx:
                 yield tx
             return
-        with self._gate.turn(urgent=urgent), self._transaction(readonly, cache_mb) as tx:
+        with self._gate.turn(urgent=urgent), self._transaction(readonly) as tx:
             yield tx
 
     @contextmanager
-    def _transaction(self, readonly: bool, cache_mb: int | None = None) -> Iterator[Tx]:
+    def _transaction(self, readonly: bool) -> Iterator[Tx]:
         conn = self._checkout(readonly)
         broken = True
         try:
             if self.dialect == "sqlite":
                 self._run(conn, "BEGIN" if readonly else "BEGIN IMMEDIATE")
-                if cache_mb is not None:
-                    self._run(conn, f"PRAGMA cache_size = -{int(cache_mb) * 1024}")
             else:
                 self._run(conn, "BEGIN READ ONLY" if readonly else "BEGIN")
             tx = Tx(conn.cursor(), self.dialect, readonly)
@@ -330,11 +318,6 @@ class Database:
                 raise
             broken = False
         finally:
-            if cache_mb is not None and not broken:
-                try:
-                    conn.execute(f"PRAGMA cache_size = {_SQLITE_CACHE_PAGES}")
-                except _DRIVER_ERRORS:
-                    broken = True
             self._checkin(conn, readonly=readonly, broken=broken)
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
