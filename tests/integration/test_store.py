@@ -226,7 +226,7 @@ def test_tx_is_unusable_after_its_block(db: Database) -> None:
 def test_executemany_stores_exactly_the_rows_given(db: Database, count: int) -> None:
     rows = [(i, bytes([i % 256]) * (i % 7)) for i in range(count)]
     with db.transaction() as tx:
-        tx.executemany("INSERT INTO things (id, body) VALUES (?, ?)", iter(rows))
+        assert tx.executemany("INSERT INTO things (id, body) VALUES (?, ?)", iter(rows)) == count
     assert db.fetchall("SELECT id, body FROM things ORDER BY id") == rows
 
 
@@ -242,8 +242,8 @@ def test_executemany_upserts_apply_in_row_order(db: Database) -> None:
         with db.transaction() as tx:
             tx.executemany(sql, [("a", 10), ("a", 11), ("d", 4)])
     skip = "INSERT INTO names (name, n) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"
-    with db.transaction() as tx:
-        tx.executemany(skip, [("c", 99), ("e", 5)])
+    with db.transaction() as tx:  # the rows changed: e only (c is kept, e twice is once)
+        assert tx.executemany(skip, [("c", 99), ("e", 5), ("e", 6)]) == 1
     got = dict(db.fetchall("SELECT name, n FROM names"))
     expected = {"b": 20, "c": 30, "e": 5}
     expected |= {"a": 11, "d": 4} if db.dialect == "sqlite" else {"a": 1}

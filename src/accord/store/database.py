@@ -110,8 +110,8 @@ class Tx:
         except _DRIVER_ERRORS as exc:
             raise driver_error(exc, self.dialect) from None
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        """Run one statement once per parameter row.
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+        """Run one statement once per parameter row; return the rows changed in all.
 
         On SQLite a plain ``INSERT ... VALUES (...)`` is sent as a few multi-row
         statements instead (:mod:`accord.store.multirow`: far fewer GIL hand-offs).
@@ -121,13 +121,16 @@ class Tx:
         try:
             if shape is None:
                 cur.executemany(translate(sql, self.dialect), rows)
-                return
+                return max(0, int(cur.rowcount))
             batch = rows if isinstance(rows, list) else list(rows)
             if len(batch) < 2 or any(len(r) != shape.width for r in batch):
                 cur.executemany(sql, batch)  # one row, or the driver's own error
-                return
+                return max(0, int(cur.rowcount))
+            changed = 0
             for statement, params in shape.chunks(batch):
                 cur.execute(statement, params)
+                changed += max(0, int(cur.rowcount))
+            return changed
         except _DRIVER_ERRORS as exc:
             raise driver_error(exc, self.dialect) from None
 
