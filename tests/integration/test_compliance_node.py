@@ -290,6 +290,17 @@ def test_rerun_reports_no_difference_then_the_effect_of_new_rules(rn: RunningNod
     louder = RULES + "\n[rules.no-relationship]\ncare_days_after = 0\ncare_days_before = 0\n"
     bad = admin.json("POST", "/v1/alerts/rerun", json={"rules": louder, "apply": False})
     assert bad["applied"] == 0
+    # Shorter working hours make the noon access after hours too: applying stores exactly
+    # the new alert, and only once.
+    shorter = RULES.replace('["mon-fri 07:00-19:00"]', '["mon-sun 03:00-03:01"]')
+    total = alerts(rn)["total"]
+    done = admin.json("POST", "/v1/alerts/rerun", json={"rules": shorter, "apply": True})
+    assert {a["rule"] for a in done["new"]} == {"after-hours"}
+    assert done["applied"] == len(done["new"]) >= 1
+    assert alerts(rn)["total"] == total + done["applied"]
+    again = admin.json("POST", "/v1/alerts/rerun", json={"rules": shorter, "apply": True})
+    assert again["new"] == []
+    assert again["applied"] == 0
 
 
 def test_other_orgs_records_are_judged_too(rn: RunningNode) -> None:
