@@ -155,11 +155,13 @@ def pick(index: NodeIndex, seed: int) -> dict[str, list[bytes]]:
     """bench_index.py's classes (same seed, same keys) and the 100 heaviest of the first
     2,000 patients."""
     picked = pick_keys(index.state, seed)
-    sizes = {key: size for key, size, _, _ in index.state.key_rows()}
-    heavy_patients = sorted(
-        (k for k in (kid(b"patient", i) for i in range(2000)) if k in sizes),
-        key=lambda k: -sizes[k],
-    )[:100]
+    view = index.state.view()
+    sizes = {
+        k: value.size
+        for k, value in ((k, view.value(k)) for k in (kid(b"patient", i) for i in range(2000)))
+        if value is not None
+    }
+    heavy_patients = sorted(sizes, key=lambda k: -sizes[k])[:100]
     return {
         "typical_patient": picked["typical_patient"],
         "heavy_patient": heavy_patients,

@@ -78,6 +78,7 @@ def test_rows_rebuild_the_posting_logs() -> None:
         assert value.size == len(pl)
         assert value.posting_root == root_hash(leaf_hash(p) for p in pl)
     assert sorted(store.key_rows()) == sorted(state.key_rows())
+    assert dict(state.key_sizes()) == {key: len(pl) for key, pl in lists.items()}
 
 
 def test_restore_continues_with_identical_roots() -> None:
