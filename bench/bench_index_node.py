@@ -156,11 +156,8 @@ def pick(index: NodeIndex, seed: int) -> dict[str, list[bytes]]:
     2,000 patients."""
     picked = pick_keys(index.state, seed)
     view = index.state.view()
-    sizes = {
-        k: value.size
-        for k, value in ((k, view.value(k)) for k in (kid(b"patient", i) for i in range(2000)))
-        if value is not None
-    }
+    first = (kid(b"patient", i) for i in range(2000))
+    sizes = {k: value.size for k in first if (value := view.value(k)) is not None}
     heavy_patients = sorted(sizes, key=lambda k: -sizes[k])[:100]
     return {
         "typical_patient": picked["typical_patient"],
