@@ -21,7 +21,9 @@ writes the rows. The build is done when every row is in the tables
   posting-log nodes read from the tables) and ``verify_key_proof``, for typical
   patients, keys at the p99 posting count and the hottest key, each over a window of
   a third of the span; proof size raw and as JSON, and the estimated bundle size
-  excluding bodies (as bench_index.py estimates it).
+  excluding bodies (as bench_index.py estimates it);
+- the restart: every key's head rebuilt from the tables (``stored_heads``) and the state
+  restored, after the live state is dropped; its root must equal the live one.
 
 Usage: ``.venv/bin/python bench/bench_index_node.py [--quick] [--records N]
 [--postgres DSN] [--queries Q]``. Writes bench/out/index_node[-N][-pg].json.
@@ -30,6 +32,7 @@ Usage: ``.venv/bin/python bench/bench_index_node.py [--quick] [--records N]
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -44,9 +47,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from accord.index import Window, verify_key_proof
+from accord.index import IndexState, Window, verify_key_proof
 from accord.log import Log
-from accord.node.indexing import NodeIndex
+from accord.node.indexing import NodeIndex, stored_heads
 from accord.store.database import Database
 from bench_index import (
     CHECKPOINT_JSON,
@@ -149,6 +152,31 @@ def build(index: NodeIndex, args: argparse.Namespace) -> dict[str, Any]:
         "span_ms": gen.ts - T0,
         "rss_after_build_mb": round(current_rss_mb()),
     }
+
+
+def restart(index: NodeIndex, db: Database) -> dict[str, Any]:
+    """What a restart does first: every key's head rebuilt from the tables
+    (``stored_heads``) and the state restored from them; the root must be the live one.
+    The live state is dropped first, so the two are not held at once."""
+    size, log_ts, root, keys = (
+        index.state.size,
+        index.state.log_ts,
+        index.state.root,
+        len(index.state),
+    )
+    index.state = IndexState()
+    gc.collect()
+    cpu, wall = time.process_time(), time.perf_counter()
+    state = IndexState.restore(size, log_ts, stored_heads(db))
+    out = {
+        "keys": keys,
+        "cpu_s": round(time.process_time() - cpu, 2),
+        "wall_s": round(time.perf_counter() - wall, 2),
+        "peak_rss_mb": round(rss_mb()),
+    }
+    if state.root != root or len(state) != keys:
+        raise RuntimeError("the index rebuilt from its tables differs from the live one")
+    return out
 
 
 def pick(index: NodeIndex, seed: int) -> dict[str, list[bytes]]:
@@ -273,6 +301,8 @@ def main() -> int:
                 print(name, json.dumps(report["queries"][name]), flush=True)
             report["peak_rss_mb"] = round(rss_mb())
             index.stop()
+            report["restart"] = restart(index, db)
+            print("restart", json.dumps(report["restart"]), flush=True)
         finally:
             db.close()
             if pg_url is not None and args.postgres:

@@ -101,7 +101,7 @@ def test_restart_restores_and_a_lost_index_is_rebuilt(tmp_path: Path, db_url: st
     again = Node.open(directory)
     try:
         assert (again.index.state.size, again.index.state.root) == (size, root)
-        for table in ("index_postings", "index_posting_nodes", "index_keys", "index_head"):
+        for table in ("index_postings", "index_posting_nodes", "index_head"):
             with again.db.transaction() as tx:
                 tx.execute(f"DELETE FROM {table}")  # noqa: S608
     finally:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -42,6 +42,7 @@ __all__ = [
     "PostingReaders",
     "bisect_log_ts",
     "edge_append",
+    "edge_from_stored",
     "edge_hashes",
     "edge_root",
     "parse_posting",
@@ -179,6 +180,37 @@ def edge_append(
         new_nodes.append((level, index, h))
     edge.append(h)
     return size + 1
+
+
+def edge_from_stored(
+    size: int, stored: Mapping[tuple[int, int], bytes], tail: Sequence[bytes]
+) -> list[bytes]:
+    """The right edge of a posting log of ``size`` rebuilt from what storage keeps.
+
+    ``stored`` holds perfect nodes at level >= :data:`STORED_LEVEL` by ``(level,
+    index)`` (others are ignored); the compact range's subtrees at those levels are
+    taken from it. ``tail`` is the 48-byte postings after them, the last ``size % 16``
+    (none for a multiple of 16), from which the smaller subtrees are recomputed. A node
+    restarting rebuilds every key's head this way, so heads are never written per batch.
+    StoreError if a node is missing or the tail has the wrong length.
+    """
+    edge: list[bytes] = []
+    start = 0
+    for level in range(size.bit_length() - 1, STORED_LEVEL - 1, -1):
+        if (size >> level) & 1:
+            h = stored.get((level, start >> level))
+            if h is None:
+                raise StoreError(f"posting-log node ({level}, {start >> level}) is not stored")
+            edge.append(h)
+            start += 1 << level
+    if len(tail) != size - start:
+        raise StoreError(f"a posting log of size {size} needs its last {size - start} postings")
+    scratch: list[tuple[int, int, bytes]] = []
+    for raw in tail:
+        if len(raw) != POSTING_SIZE:
+            raise StoreError("a stored posting is not 48 bytes")
+        start = edge_append(start, edge, posting_leaf_hash(raw), scratch)
+    return edge
 
 
 # -- proofs from storage ------------------------------------------------------------

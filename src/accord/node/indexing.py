@@ -7,13 +7,15 @@
   new root. Nothing index-specific is written in the append's transaction: the log
   itself (headers with their keys, and the commit leaves) is the durable record.
 - **Persisting** is incremental and off the critical path: a materializer thread writes
-  each committed batch's rows (postings, stored posting-log nodes, key heads) to the
-  ``index_*`` tables, in log order, with the index head moved by compare-and-swap.
+  each committed batch's rows (postings and stored posting-log nodes) to the ``index_*``
+  tables, in log order, with the index head moved by compare-and-swap.
   Until a batch is materialized its rows are served from memory (an overlay), so proofs
   never wait for it.
-- **Restarting**: the state is restored from ``index_keys`` at the materialized size,
-  then the log entries after it are replayed through the same code; each replayed
-  commit leaf's root is checked against the recomputed one (a mismatch refuses to start).
+- **Restarting**: every key's head (posting-log size and right edge) is rebuilt from the
+  stored postings and nodes at the materialized size and checked against that commit
+  leaf's root, then the log entries after it are replayed through the same code; each
+  replayed commit leaf's root is checked against the recomputed one (a mismatch refuses
+  to start).
 
 The tables are the same on SQLite and PostgreSQL.
 """
@@ -34,18 +36,20 @@ from accord.index import (
     IndexState,
     IndexView,
     KeyProof,
+    KeyRow,
     PostingReaders,
     PostingRow,
     Query,
     prove_key,
 )
+from accord.index.postings import STORED_LEVEL, edge_from_stored, edge_root
 from accord.log import Log
 from accord.merkle import NodeID, leaf_hash
 from accord.records import Header, IndexCommit, parse_leaf
 from accord.store.database import Database
 from accord.store.migrations import Step
 
-__all__ = ["INDEX_STEPS", "NodeIndex"]
+__all__ = ["INDEX_STEPS", "NodeIndex", "stored_heads"]
 
 _log = logging.getLogger("accord.index")
 
@@ -57,6 +61,8 @@ MAX_BACKLOG: Final = 100_000
 _ZERO: Final = bytes(32)
 _NodeKey = tuple[bytes, int, int]
 _REPLAY_CHUNK: Final = 2_000
+#: Key-id ranges (by first byte) in which heads are rebuilt at restart; None: no upper bound.
+_KEY_RANGES: Final = tuple((bytes([b]), bytes([b + 1]) if b < 255 else None) for b in range(256))
 #: Posting logs up to this size are located with one range read, longer ones by bisection.
 _SCAN_LOCATE: Final = 64
 
@@ -104,7 +110,51 @@ INDEX_STEPS: Final = (
         ),
         postgresql=("DROP INDEX IF EXISTS index_postings_ts",),
     ),
+    # Key heads are rebuilt from the postings and nodes at restart (stored_heads)
+    # instead of being rewritten for every key every batch touches.
+    Step("003-no-key-heads", ("DROP TABLE index_keys",)),
 )
+
+
+def stored_heads(db: Database) -> Iterator[KeyRow]:
+    """Every key's head (size, posting root, right edge) rebuilt from the postings and
+    posting-log nodes in a node's ``index_*`` tables, a range of key ids at a time (bounded
+    memory): what :class:`NodeIndex` restores at restart.
+
+    Heads are not written per batch: each batch changes the head of nearly every key
+    it touches, and those writes cost as much as the postings themselves."""
+    for lo, hi in _KEY_RANGES:
+        where, params = (
+            ("key_id >= ?", (lo,)) if hi is None else ("key_id >= ? AND key_id < ?", (lo, hi))
+        )
+        sizes = db.fetchall(
+            f"SELECT key_id, MAX(idx) + 1 FROM index_postings WHERE {where}"  # noqa: S608
+            " GROUP BY key_id",
+            params,
+        )
+        if not sizes:
+            continue
+        tails: dict[bytes, list[bytes]] = {}
+        for key, seq, log_ts, evh in db.fetchall(
+            "SELECT p.key_id, p.seq, p.log_ts, p.evh FROM index_postings p JOIN"  # noqa: S608
+            " (SELECT key_id, MAX(idx) + 1 AS n FROM index_postings"
+            f" WHERE {where} GROUP BY key_id) s ON p.key_id = s.key_id"
+            f" WHERE p.idx >= s.n - s.n % {1 << STORED_LEVEL} ORDER BY p.key_id, p.idx",
+            params,
+        ):
+            tails.setdefault(bytes(key), []).append(
+                int(seq).to_bytes(8, "big") + int(log_ts).to_bytes(8, "big") + bytes(evh)
+            )
+        nodes: dict[bytes, dict[tuple[int, int], bytes]] = {}
+        for key, level, idx, h in db.fetchall(
+            f"SELECT key_id, level, idx, hash FROM index_posting_nodes WHERE {where}",  # noqa: S608
+            params,
+        ):
+            nodes.setdefault(bytes(key), {})[(int(level), int(idx))] = bytes(h)
+        for key, n in sizes:
+            key_id, size = bytes(key), int(n)
+            edge = edge_from_stored(size, nodes.get(key_id, {}), tails.get(key_id, ()))
+            yield key_id, size, edge_root(edge), b"".join(edge)
 
 
 class _Overlay:
@@ -181,16 +231,28 @@ class NodeIndex:
         if head is None:
             state = IndexState(HISTORY)
         else:
-            rows = (
-                (bytes(k), int(s), bytes(r), bytes(e))
-                for k, s, r, e in self._db.fetchall(
-                    "SELECT key_id, size, root, edge FROM index_keys"
-                )
-            )
-            state = IndexState.restore(int(head[0]), int(head[1]), rows, HISTORY)
+            size = int(head[0])
+            state = IndexState.restore(size, int(head[1]), stored_heads(self._db), HISTORY)
+            self._check_restored(state)
         self.materialized = state.size
         last_commit = self._replay(state, state.size, self._log.size)
         return state, last_commit
+
+    def _check_restored(self, state: IndexState) -> None:
+        """The restored root against the commit leaf that covers the materialized size
+        (the leaf right after that batch), when the log holds it."""
+        if state.size >= self._log.size:
+            return
+        leaf = parse_leaf(self._log.entry(state.size))
+        if (
+            isinstance(leaf, IndexCommit)
+            and leaf.covers_size == state.size
+            and leaf.index_root != state.root
+        ):
+            raise VerificationError(
+                f"the index rebuilt from its tables has root {state.root.hex()} at size "
+                f"{state.size}, but commit leaf {state.size} says {leaf.index_root.hex()}"
+            )
 
     def _replay(self, state: IndexState, start: int, end: int) -> int | None:
         """Apply log entries [start, end) batch by batch (a batch ends before each commit
@@ -332,17 +394,6 @@ class NodeIndex:
             nodes = [r for res in results for r in res.nodes]
             if nodes:
                 tx.executemany("INSERT INTO index_posting_nodes VALUES (?, ?, ?, ?)", nodes)
-            keys: dict[bytes, tuple[bytes, int, bytes, bytes]] = {}
-            for res in results:
-                for row in res.keys:
-                    keys[row[0]] = row
-            if keys:
-                tx.executemany(
-                    "INSERT INTO index_keys (key_id, size, root, edge) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT (key_id) DO UPDATE SET size = excluded.size,"
-                    " root = excluded.root, edge = excluded.edge",
-                    sorted(keys.values()),
-                )
             if before == 0 and not tx.fetchone("SELECT 1 FROM index_head WHERE one = 1"):
                 tx.execute(
                     "INSERT INTO index_head (one, size, log_ts, root) VALUES (1, ?, ?, ?)",

@@ -17,7 +17,13 @@ from accord.index import (
     posting_root,
 )
 from accord.index.builder import BatchResult
-from accord.index.postings import STORED_LEVEL, bisect_log_ts, edge_append, edge_root
+from accord.index.postings import (
+    STORED_LEVEL,
+    bisect_log_ts,
+    edge_append,
+    edge_from_stored,
+    edge_root,
+)
 from accord.merkle import EMPTY_ROOT, MemoryTree, compact_range, verify_inclusion, verify_range
 
 EVH = hashlib.sha256(b"event").digest()
@@ -110,6 +116,38 @@ def test_edge_append_matches_memory_tree_at_every_size() -> None:
     assert len(nodes) == len({(lv, i) for lv, i, _ in nodes})
     assert all(tree.read_nodes([(lv, i)])[0] == h for lv, i, h in nodes)
     assert len(nodes) == 70 - bin(70).count("1")
+
+
+def test_edge_from_stored_nodes_and_tail_at_every_size() -> None:
+    """The edge rebuilt from the stored nodes (level >= STORED_LEVEL) and the last ``size % 16``
+    postings equals the edge kept while appending, at every size up to 300."""
+    edge: list[bytes] = []
+    nodes: list[tuple[int, int, bytes]] = []
+    leaves = _leaves(300)
+    size = 0
+    for data in leaves:
+        size = edge_append(size, edge, hashlib.sha256(b"\x00" + data).digest(), nodes)
+        stored = {(lv, i): h for lv, i, h in nodes if lv >= STORED_LEVEL}
+        stored[(0, 0)] = bytes(32)  # lower levels are ignored
+        tail = leaves[size - size % 16 : size]
+        assert edge_from_stored(size, stored, tail) == edge
+    assert edge_from_stored(0, {}, []) == []
+
+
+def test_edge_from_stored_refuses_what_storage_lacks() -> None:
+    edge: list[bytes] = []
+    nodes: list[tuple[int, int, bytes]] = []
+    leaves = _leaves(50)
+    for i, data in enumerate(leaves):
+        edge_append(i, edge, hashlib.sha256(b"\x00" + data).digest(), nodes)
+    stored = {(lv, i): h for lv, i, h in nodes if lv >= STORED_LEVEL}
+    assert len(edge_from_stored(50, stored, leaves[48:])) == 3  # 32 + 16 + 2
+    with pytest.raises(StoreError, match="not stored"):
+        edge_from_stored(50, {k: v for k, v in stored.items() if k != (4, 2)}, leaves[48:])
+    with pytest.raises(StoreError, match="last 2 postings"):
+        edge_from_stored(50, stored, leaves[47:])
+    with pytest.raises(StoreError, match="48 bytes"):
+        edge_from_stored(50, stored, [leaves[48], leaves[49][:40]])
 
 
 def _store_with(n: int) -> MemoryPostingStore:

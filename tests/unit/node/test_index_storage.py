@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from accord.index import Window, verify_key_proof
+import pytest
+
+from accord.errors import StoreError
+from accord.index import IndexState, Window, verify_key_proof
 from accord.log import Log
-from accord.node.indexing import NodeIndex
+from accord.node.indexing import NodeIndex, stored_heads
 from accord.store.database import Database
 
 
@@ -134,14 +137,58 @@ def test_a_database_from_before_the_compact_tables_keeps_its_rows(db_url: str) -
             )
             tx.execute("INSERT INTO index_posting_nodes VALUES (?, ?, ?, ?)", (_h("k"), 3, 0, _h()))
             tx.execute("INSERT INTO index_keys VALUES (?, ?, ?, ?)", (_h("k"), 5, _h(), b"edge"))
-        db.migrate("index", INDEX_STEPS)
+        db.migrate("index", INDEX_STEPS[:2])
         rows = db.fetchall("SELECT idx, seq, log_ts, evh FROM index_postings ORDER BY idx")
         assert [(int(a), int(b), int(c), bytes(d)) for a, b, c, d in rows] == [
             (i, 10 + i, 1_000 + i, _h("e", i)) for i in range(5)
         ]
         assert db.fetchone("SELECT COUNT(*) FROM index_posting_nodes")[0] == 1
         assert bytes(db.fetchone("SELECT edge FROM index_keys")[0]) == b"edge"
+        # Step 003 drops the key heads (rebuilt at restart); the postings stay.
+        db.migrate("index", INDEX_STEPS)
+        with pytest.raises(StoreError):
+            db.fetchone("SELECT COUNT(*) FROM index_keys")
+        assert db.fetchone("SELECT COUNT(*) FROM index_postings")[0] == 5
         index = NodeIndex(db, Log.attach(db, origin="test.example/migrate"))
         assert index.locate(_h("k"), 5, 1_003) == 3
     finally:
+        db.close()
+
+
+def test_key_heads_are_rebuilt_from_the_tables(db_url: str) -> None:
+    """Restart's heads come from the stored postings and nodes only: for posting logs of every
+    size around the stored level's multiples of 16, and keys in every first-byte range, the
+    rebuilt state has the live state's root and key rows; a missing node is refused."""
+    db = Database.open(db_url)
+    index = NodeIndex(db, Log.attach(db, origin="test.example/heads"))
+    sizes = [1, 2, 15, 16, 17, 31, 32, 33, 47, 48, 64, 100, 255, 256, 257]
+    keys = [bytes([i * 17 % 256]) + _h("key", i)[1:] for i in range(len(sizes))]
+    keys.append(b"\xff" * 32)  # the last range has no upper bound
+    sizes.append(3)
+    index.start()
+    try:
+        seq, batch = 0, 0
+        while any(sizes):
+            headers = []
+            for i, key in enumerate(keys):
+                take = min(sizes[i], 1 + (i + batch) % 40)
+                sizes[i] -= take
+                headers += [_Header(_h(batch, i, j), (key,)) for j in range(take)]
+            index.stage(seq, 1_000 + batch, headers)
+            index.commit()
+            seq += len(headers) + 1
+            batch += 1
+        assert index.wait_materialized(index.state.size, timeout=30)
+        live = index.state
+        rebuilt = IndexState.restore(live.size, live.log_ts, stored_heads(db))
+        assert rebuilt.root == live.root
+        assert sorted(rebuilt.key_rows()) == sorted(live.key_rows())
+        with db.transaction() as tx:
+            tx.execute(
+                "DELETE FROM index_posting_nodes WHERE key_id = ? AND level = 8", (keys[13],)
+            )
+        with pytest.raises(StoreError, match="not stored"):
+            list(stored_heads(db))
+    finally:
+        index.stop()
         db.close()
