@@ -826,7 +826,9 @@ done:
     return r;
 }
 
-/* Recompute inner node p at depth d (SparseMap._rehash's three cases). */
+/* Recompute inner node p at depth d (SparseMap._rehash's three cases),
+   recording what it overwrites when log is not NULL: a dense slot in
+   positions and log, a dict node in rundo unless rundo holds it already. */
 static int
 rehash_node(Map *m, uint64_t p, int d, Buf *positions, Buf *log, PyObject *rundo)
 {
@@ -855,11 +857,17 @@ rehash_node(Map *m, uint64_t p, int d, Buf *positions, Buf *log, PyObject *rundo
         return -1;
     }
     int r = -1;
-    if (rundo != NULL) {
-        PyObject *old = PyDict_GetItemWithError(m->nodes, k);
-        if ((old == NULL && PyErr_Occurred())
-            || PyDict_SetItem(rundo, k, old != NULL ? old : Py_None) < 0) {
+    if (rundo != NULL) { /* an older value recorded there wins, as update_checked merges */
+        int has = PyDict_Contains(rundo, k);
+        if (has < 0) {
             goto done;
+        }
+        if (!has) {
+            PyObject *old = PyDict_GetItemWithError(m->nodes, k);
+            if ((old == NULL && PyErr_Occurred())
+                || PyDict_SetItem(rundo, k, old != NULL ? old : Py_None) < 0) {
+                goto done;
+            }
         }
     }
     PyObject *hb = hash_bytes(h);
@@ -1033,13 +1041,15 @@ PyDoc_STRVAR(update_doc,
 "2. Unless a leaf position is then 2**62 or more, each pair's leaf hash\n"
 "   SHA-256(0x00 || key || value) is written at keys[key] (recording in nundo)\n"
 "   and every ancestor recomputed, as SparseMap._hash_leaves and _rehash do:\n"
-"   with log (a bytearray), each dense slot overwritten is appended to\n"
-"   positions (an array('Q')) and its old 32 bytes to log, and each dict node\n"
-"   overwritten goes into a new dict (position -> old hash or None), empty\n"
-"   without log.\n"
+"   with log (a bytearray; nundo is then a dict), each dense slot overwritten\n"
+"   is appended to positions (an array('Q')) and its old 32 bytes to log, and\n"
+"   each dict node overwritten is recorded in nundo (position -> old hash or\n"
+"   None) unless nundo holds it already: _rehash's undo dict, merged with\n"
+"   nundo as update_checked merges it.\n"
 "\n"
-"Returns (new keys, that dict), or (new keys, None) if step 2 is left to the\n"
-"caller, or None, having changed nothing, if depth is too large for the kernel.");
+"Returns (new keys, nundo), or (new keys, {}) without log; (new keys, None)\n"
+"if step 2 is left to the caller; None, having changed nothing, if depth is\n"
+"too large for the kernel.");
 
 static PyObject *
 update(PyObject *Py_UNUSED(module), PyObject *args)
@@ -1055,8 +1065,8 @@ update(PyObject *Py_UNUSED(module), PyObject *args)
         PyErr_SetString(PyExc_TypeError, "nundo and lundo must be dicts or both None");
         return NULL;
     }
-    if (log != Py_None && !PyByteArray_Check(log)) {
-        PyErr_SetString(PyExc_TypeError, "log must be a bytearray or None");
+    if (log != Py_None && !(PyByteArray_Check(log) && PyDict_Check(nundo))) {
+        PyErr_SetString(PyExc_TypeError, "log must be a bytearray (with nundo a dict) or None");
         return NULL;
     }
     if (!is_u64_array(positions)) {
@@ -1182,7 +1192,8 @@ update(PyObject *Py_UNUSED(module), PyObject *args)
     }
 
     /* 2. The leaves, then their ancestors. */
-    rundo = PyDict_New();
+    int logging = log != Py_None;
+    rundo = logging ? new_ref(nundo) : PyDict_New();
     if (rundo == NULL) {
         goto done;
     }
@@ -1199,7 +1210,6 @@ update(PyObject *Py_UNUSED(module), PyObject *args)
             goto done;
         }
     }
-    int logging = log != Py_None;
     if (rehash_paths(&m, at, (size_t)n, &pos_log, logging ? &old_log : NULL,
                      logging ? rundo : NULL) < 0) {
         goto done;

@@ -279,7 +279,7 @@ class SparseMap:
             changed = self._hash_leaves(pairs, nundo)
             rundo = self._rehash(changed, positions, log if record else None)
         if nundo is not None and lundo is not None:
-            rundo.update(nundo)  # the structural phase saw the older values
+            rundo.update(nundo)  # the older values (a no-op when the kernel recorded in nundo)
             self._undo.append(_Undo(version, self._version, rundo, lundo, positions, log, new_keys))
             while len(self._undo) > self._history:
                 self._undo.popleft()
