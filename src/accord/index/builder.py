@@ -18,6 +18,11 @@ Working state, all in memory and O(number of keys): per key the posting log's
 size and right edge (``u64be(size) || edge hashes`` in one bytes object), and
 the :class:`~accord.index.smt.SparseMap`. The postings and posting-log nodes go
 to storage through :class:`BatchResult` and are read back only to prove.
+
+Speed. Step 2 runs in the native kernel when it is loaded
+(:mod:`accord.index.native`), as does most of step 3, with the same results and
+rows; ``ACCORD_PURE_PYTHON=1`` forces the Python code here and in
+:mod:`~accord.index.smt`.
 """
 
 from __future__ import annotations
@@ -30,9 +35,10 @@ from dataclasses import dataclass
 from typing import Final
 
 from accord.errors import MalformedError, NotFoundError, StoreError, UsageError, VerificationError
+from accord.index import native as _native
 from accord.index.mapproof import MapLeaf, MapProof, MapValue
 from accord.index.postings import MAX_U64, STORED_LEVEL, edge_hashes, edge_root
-from accord.index.smt import MAPVAL_PREFIX, SparseMap
+from accord.index.smt import MAPVAL_PREFIX, NATIVE, SparseMap
 
 __all__ = [
     "DEFAULT_HISTORY",
@@ -118,20 +124,74 @@ def _parse_head(blob: bytes) -> tuple[int, list[bytes]]:
     return int.from_bytes(blob[:8], "big"), edge_hashes(blob[8:])
 
 
+def _append_postings(
+    groups: dict[bytes, list[IndexEntry]],
+    heads: dict[bytes, bytes],
+    undo: dict[bytes, bytes | None] | None,
+    posting_rows: list[PostingRow],
+    node_rows: list[NodeRow],
+    key_rows: list[KeyRow],
+    items: list[tuple[bytes, bytes]],
+    stored_level: int,
+    mapval_prefix: bytes,
+) -> None:
+    """Step 2 of a batch in Python: append each key's group to its posting log.
+
+    Appends the rows and map items to the four lists, records each key's previous
+    head in ``undo`` (unless None) and writes the new heads. The native kernel's
+    ``append_postings`` takes the same arguments and does the same.
+    """
+    sha, pack = _sha256, _PACK.pack
+    edge: list[bytes]
+    for key, group in groups.items():
+        blob = heads.get(key)
+        if undo is not None:
+            undo[key] = blob
+        if blob is None:
+            size, edge = 0, []
+        else:
+            size = int.from_bytes(blob[:8], "big")
+            edge = [blob[i : i + 32] for i in range(8, len(blob), 32)]
+        for entry in group:
+            h = sha(b"\x00" + pack(entry.seq, entry.log_ts) + entry.leaf_hash).digest()
+            posting_rows.append((key, size, entry.seq, entry.log_ts, entry.leaf_hash))
+            if size & 1:
+                level, index = 0, size
+                while index & 1:
+                    h = sha(b"\x01" + edge.pop() + h).digest()
+                    level += 1
+                    index >>= 1
+                    if level >= stored_level:
+                        node_rows.append((key, level, index, h))
+            edge.append(h)
+            size += 1
+        root = edge[-1]
+        for i in range(len(edge) - 2, -1, -1):
+            root = sha(b"\x01" + edge[i] + root).digest()
+        packed = b"".join(edge)
+        size_bytes = size.to_bytes(8, "big")
+        heads[key] = size_bytes + packed
+        key_rows.append((key, size, root, packed))
+        items.append((key, sha(mapval_prefix + size_bytes + root).digest()))
+
+
 class IndexState:
     """The verifiable index of one log: posting-log heads and the map, plus recent history.
 
     ``history`` past commits stay provable (:meth:`view`). Not thread-safe:
     callers serialize :meth:`apply_batch` with views (the sequencer's lock).
+    ``native=False`` keeps this state on the pure-Python code even when the native
+    kernel is loaded (for tests and comparisons; the results are the same).
     """
 
-    __slots__ = ("_heads", "_history", "_log_ts", "_map", "_size", "_undo")
+    __slots__ = ("_heads", "_history", "_log_ts", "_map", "_native", "_size", "_undo")
 
-    def __init__(self, history: int = DEFAULT_HISTORY) -> None:
+    def __init__(self, history: int = DEFAULT_HISTORY, *, native: bool = True) -> None:
         if not isinstance(history, int) or history < 0:
             raise UsageError("history must be a non-negative integer")
+        self._native = native and NATIVE
         self._heads: dict[bytes, bytes] = {}
-        self._map = SparseMap(history)
+        self._map = SparseMap(history, native=native)
         self._size = 0
         self._log_ts = 0
         self._history = history
@@ -196,45 +256,24 @@ class IndexState:
                 else:
                     group.append(entry)
 
-        heads = self._heads
         record = self._history > 0
         undo: dict[bytes, bytes | None] = {}
         posting_rows: list[PostingRow] = []
         node_rows: list[NodeRow] = []
         key_rows: list[KeyRow] = []
         items: list[tuple[bytes, bytes]] = []
-        sha, pack = _sha256, _PACK.pack
-        edge: list[bytes]
-        for key, group in groups.items():
-            blob = heads.get(key)
-            if record:
-                undo[key] = blob
-            if blob is None:
-                size, edge = 0, []
-            else:
-                size = int.from_bytes(blob[:8], "big")
-                edge = [blob[i : i + 32] for i in range(8, len(blob), 32)]
-            for entry in group:
-                h = sha(b"\x00" + pack(entry.seq, entry.log_ts) + entry.leaf_hash).digest()
-                posting_rows.append((key, size, entry.seq, entry.log_ts, entry.leaf_hash))
-                if size & 1:
-                    level, index = 0, size
-                    while index & 1:
-                        h = sha(b"\x01" + edge.pop() + h).digest()
-                        level += 1
-                        index >>= 1
-                        if level >= STORED_LEVEL:
-                            node_rows.append((key, level, index, h))
-                edge.append(h)
-                size += 1
-            root = edge[-1]
-            for i in range(len(edge) - 2, -1, -1):
-                root = sha(b"\x01" + edge[i] + root).digest()
-            packed = b"".join(edge)
-            size_bytes = size.to_bytes(8, "big")
-            heads[key] = size_bytes + packed
-            key_rows.append((key, size, root, packed))
-            items.append((key, sha(MAPVAL_PREFIX + size_bytes + root).digest()))
+        append = _native.append_postings if self._native else _append_postings
+        append(
+            groups,
+            self._heads,
+            undo if record else None,
+            posting_rows,
+            node_rows,
+            key_rows,
+            items,
+            STORED_LEVEL,
+            MAPVAL_PREFIX,
+        )
 
         previous = self._size
         root = self._map.update_checked(items, expect)
@@ -305,16 +344,19 @@ class IndexState:
         log_ts: int,
         keys: Iterable[KeyRow],
         history: int = DEFAULT_HISTORY,
+        *,
+        native: bool = True,
     ) -> IndexState:
         """Rebuild the working state from stored key rows (after a restart).
 
         ``size`` and ``log_ts`` are those of the last applied entry; history
-        starts empty. Each row is checked (edge shape, edge root = posting root);
-        StoreError if storage is inconsistent. Cost: one bulk map build.
+        starts empty; ``native`` as for the constructor. Each row is checked (edge
+        shape, edge root = posting root); StoreError if storage is inconsistent.
+        Cost: one bulk map build.
         """
         if not _is_u64(size) or not _is_u64(log_ts):
             raise UsageError("size and log_ts must be integers in [0, 2**64)")
-        state = cls(history)
+        state = cls(history, native=native)
         items: list[tuple[bytes, bytes]] = []
         heads = state._heads
         for key, key_size, root, edge in keys:
@@ -330,7 +372,7 @@ class IndexState:
             items.append((key, MapValue(key_size, root).value_hash()))
         if items and size == 0:
             raise StoreError("stored index keys at size 0")
-        state._map = SparseMap.build(items, size, history)
+        state._map = SparseMap.build(items, size, history, native=native)
         state._size, state._log_ts = size, log_ts
         return state
 

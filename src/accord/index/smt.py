@@ -32,6 +32,14 @@ History. With ``history > 0`` each update keeps an undo record (the previous
 value of every position it wrote), so :meth:`SparseMap.path` can walk the tree
 as it was at any of the last ``history`` versions: proofs stay available for
 the commits that witnesses are still cosigning while newer batches land.
+
+Speed. An update's placement of new keys, leaf hashing and rehashing run in the
+native kernel when it is loaded (:mod:`accord.index.native`; :data:`NATIVE`), with
+the same results; ``ACCORD_PURE_PYTHON=1`` forces the Python code below. The
+kernel handles positions below ``2**62`` (depth <= 61): it hands a new key that
+would go deeper to :meth:`SparseMap._insert` and the hashing of a batch with a
+deeper leaf to the Python code. Only keys crafted to share a prefix of 61 bits
+or more go that deep.
 """
 
 from __future__ import annotations
@@ -44,11 +52,13 @@ from dataclasses import dataclass
 from typing import Final
 
 from accord.errors import NotFoundError, UsageError
+from accord.index import native as _native
 
 __all__ = [
     "EMPTY_NODE",
     "KEY_SIZE",
     "MAPVAL_PREFIX",
+    "NATIVE",
     "SparseMap",
     "map_leaf_hash",
     "map_value_hash",
@@ -58,6 +68,8 @@ KEY_SIZE: Final = 32
 #: The hash of an empty subtree (and the root of the empty map).
 EMPTY_NODE: Final = bytes(32)
 MAPVAL_PREFIX: Final = b"mapval/v1"
+#: True if updates use the native kernel (:mod:`accord.index.native`), False if pure Python.
+NATIVE: Final = _native.NATIVE
 
 _sha256 = hashlib.sha256
 #: A SHA-256 state holding the inner-node prefix 0x01, copied per inner node.
@@ -106,6 +118,8 @@ class SparseMap:
     """The mutable compact sparse Merkle map: key id -> value hash, updated in batches.
 
     Not thread-safe: callers serialize :meth:`update` with reads (the sequencer's lock).
+    ``native=False`` keeps this map on the pure-Python code even when the native
+    kernel is loaded (for tests and comparisons; the results are the same).
     """
 
     __slots__ = (
@@ -115,12 +129,13 @@ class SparseMap:
         "_keys",
         "_leaves",
         "_limit",
+        "_native",
         "_nodes",
         "_undo",
         "_version",
     )
 
-    def __init__(self, history: int = 0, version: int = 0) -> None:
+    def __init__(self, history: int = 0, version: int = 0, *, native: bool = True) -> None:
         if not isinstance(history, int) or history < 0:
             raise UsageError("history must be a non-negative integer")
         self._depth = 0  # D: positions below _limit = 2 ** (D + 1) are dense
@@ -132,13 +147,19 @@ class SparseMap:
         self._history = history
         self._undo: deque[_Undo] = deque()
         self._version = version
+        self._native = native and NATIVE
 
     @classmethod
     def build(
-        cls, items: Iterable[tuple[bytes, bytes]], version: int, history: int = 0
+        cls,
+        items: Iterable[tuple[bytes, bytes]],
+        version: int,
+        history: int = 0,
+        *,
+        native: bool = True,
     ) -> SparseMap:
         """A map holding ``items`` at ``version``, built in one pass, with no history yet."""
-        tree = cls(0, version - 1)
+        tree = cls(0, version - 1, native=native)
         tree.update(items, version)
         tree._history = history
         return tree
@@ -230,11 +251,46 @@ class SparseMap:
         nundo: Undo | None = {} if record else None
         lundo: Undo | None = {} if record else None
         keys = self._keys
-        new_keys = [key for key, _ in pairs if key not in keys]
-        for key in new_keys:
-            self._insert(key, nundo, lundo)
+        positions: array[int] = array("Q")
+        log = bytearray()
+        done = None  # what the native kernel did: nothing, the placement, or everything
+        if self._native:
+            done = _native.update(
+                pairs,
+                keys,
+                self._leaves,
+                self._dense,
+                self._nodes,
+                self._depth,
+                nundo,
+                lundo,
+                positions,
+                log if record else None,
+                lambda key: self._insert(key, nundo, lundo),
+            )
+        if done is None:
+            new_keys = [key for key, _ in pairs if key not in keys]
+            for key in new_keys:
+                self._insert(key, nundo, lundo)
+            rundo = None
+        else:
+            new_keys, rundo = done
+        if rundo is None:  # pure Python, or a leaf too deep for the kernel (depth > 61)
+            changed = self._hash_leaves(pairs, nundo)
+            rundo = self._rehash(changed, positions, log if record else None)
+        if nundo is not None and lundo is not None:
+            rundo.update(nundo)  # the older values (a no-op when the kernel recorded in nundo)
+            self._undo.append(_Undo(version, self._version, rundo, lundo, positions, log, new_keys))
+            while len(self._undo) > self._history:
+                self._undo.popleft()
+        self._version = version
+        self._grow()
+        return self.root
+
+    def _hash_leaves(self, pairs: list[tuple[bytes, bytes]], nundo: Undo | None) -> list[int]:
+        """Write each pair's leaf hash at its key's position; return the positions."""
         changed = []
-        limit, dense, nodes, sha = self._limit, self._dense, self._nodes, _sha256
+        keys, limit, dense, nodes, sha = self._keys, self._limit, self._dense, self._nodes, _sha256
         for key, value in pairs:
             pos = keys[key]
             h = sha(b"\x00" + key + value).digest()
@@ -249,17 +305,7 @@ class SparseMap:
             else:
                 nodes[pos] = h
             changed.append(pos)
-        positions: array[int] = array("Q")
-        log = bytearray()
-        rundo = self._rehash(changed, positions, log if record else None)
-        if nundo is not None and lundo is not None:
-            rundo.update(nundo)  # the structural phase saw the older values
-            self._undo.append(_Undo(version, self._version, rundo, lundo, positions, log, new_keys))
-            while len(self._undo) > self._history:
-                self._undo.popleft()
-        self._version = version
-        self._grow()
-        return self.root
+        return changed
 
     def _has(self, pos: int) -> bool:
         if pos < self._limit:
