@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from accord.errors import VerificationError
 from accord.index import IndexEntry, IndexState, Window, verify_key_proof
 from accord.merkle import leaf_hash, verify_inclusion
 from accord.node.service import Node
@@ -112,3 +115,20 @@ def test_restart_restores_and_a_lost_index_is_rebuilt(tmp_path: Path, db_url: st
         assert rebuilt.index.materialized == size
     finally:
         rebuilt.stop()
+
+
+def test_a_changed_posting_table_refuses_to_start(tmp_path: Path, db_url: str) -> None:
+    """Heads are rebuilt from the tables at restart and checked against the commit leaf
+    at the materialized size: one altered posting makes the node refuse to start."""
+    with running_node(tmp_path, db_url) as rn:
+        rn.client("source").submit([rn.sign(access_statement()) for _ in range(5)])
+        directory = rn.directory
+        assert rn.node.index.wait_materialized(rn.node.index.state.size)
+    again = Node.open(directory)
+    try:
+        with again.db.transaction() as tx:
+            tx.execute("UPDATE index_postings SET evh = ? WHERE idx = 0", (bytes(32),))
+    finally:
+        again.stop()
+    with pytest.raises(VerificationError, match="rebuilt from its tables"):
+        Node.open(directory)
