@@ -627,6 +627,22 @@ done:
     return r;
 }
 
+/* Unless undo already holds k: undo[k] = source.get(k) (None if absent). The
+   first value recorded for a position is the oldest, and it wins. */
+static int
+remember(PyObject *undo, PyObject *source, PyObject *k)
+{
+    int has = PyDict_Contains(undo, k);
+    if (has != 0) {
+        return has < 0 ? -1 : 0;
+    }
+    PyObject *old = PyDict_GetItemWithError(source, k);
+    if (old == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    return PyDict_SetItem(undo, k, old != NULL ? old : Py_None);
+}
+
 /* SparseMap._set_leaf(p, key, undo), k being p as an int: record p's old
    leaf in undo (unless None) if it has none yet, then set leaves[p] = key and
    keys[key] = p, or delete leaves[p] if key is NULL. */
@@ -634,18 +650,8 @@ static int
 set_leaf(Map *m, PyObject *k, PyObject *key, PyObject *undo)
 {
     int r = -1;
-    if (undo != Py_None) {
-        int has = PyDict_Contains(undo, k);
-        if (has < 0) {
-            goto done;
-        }
-        if (!has) {
-            PyObject *old = PyDict_GetItemWithError(m->leaves, k);
-            if ((old == NULL && PyErr_Occurred())
-                || PyDict_SetItem(undo, k, old != NULL ? old : Py_None) < 0) {
-                goto done;
-            }
-        }
+    if (undo != Py_None && remember(undo, m->leaves, k) < 0) {
+        goto done;
     }
     if (key == NULL) {
         r = PyDict_DelItem(m->leaves, k);
@@ -857,18 +863,9 @@ rehash_node(Map *m, uint64_t p, int d, Buf *positions, Buf *log, PyObject *rundo
         return -1;
     }
     int r = -1;
-    if (rundo != NULL) { /* an older value recorded there wins, as update_checked merges */
-        int has = PyDict_Contains(rundo, k);
-        if (has < 0) {
-            goto done;
-        }
-        if (!has) {
-            PyObject *old = PyDict_GetItemWithError(m->nodes, k);
-            if ((old == NULL && PyErr_Occurred())
-                || PyDict_SetItem(rundo, k, old != NULL ? old : Py_None) < 0) {
-                goto done;
-            }
-        }
+    /* an older value recorded there wins, as update_checked merges */
+    if (rundo != NULL && remember(rundo, m->nodes, k) < 0) {
+        goto done;
     }
     PyObject *hb = hash_bytes(h);
     if (hb != NULL) {
