@@ -23,7 +23,8 @@ writes the rows. The build is done when every row is in the tables
   a third of the span; proof size raw and as JSON, and the estimated bundle size
   excluding bodies (as bench_index.py estimates it);
 - the restart: every key's head rebuilt from the tables (``stored_heads``) and the state
-  restored, after the live state is dropped; its root must equal the live one.
+  restored, in a fresh process as at a real restart (its own CPU and peak RSS); its
+  root must equal the live one.
 
 Usage: ``.venv/bin/python bench/bench_index_node.py [--quick] [--records N]
 [--postgres DSN] [--queries Q]``. Writes bench/out/index_node[-N][-pg].json.
@@ -32,12 +33,12 @@ Usage: ``.venv/bin/python bench/bench_index_node.py [--quick] [--records N]
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import math
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -154,29 +155,43 @@ def build(index: NodeIndex, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def restart(index: NodeIndex, db: Database) -> dict[str, Any]:
-    """What a restart does first: every key's head rebuilt from the tables
-    (``stored_heads``) and the state restored from them; the root must be the live one.
-    The live state is dropped first, so the two are not held at once."""
-    size, log_ts, root, keys = (
-        index.state.size,
-        index.state.log_ts,
-        index.state.root,
-        len(index.state),
-    )
-    index.state = IndexState()
-    gc.collect()
-    cpu, wall = time.process_time(), time.perf_counter()
-    state = IndexState.restore(size, log_ts, stored_heads(db))
-    out = {
-        "keys": keys,
-        "cpu_s": round(time.process_time() - cpu, 2),
-        "wall_s": round(time.perf_counter() - wall, 2),
-        "peak_rss_mb": round(rss_mb()),
+def restart(index: NodeIndex, url: str) -> dict[str, Any]:
+    """What a restart does first, in a fresh process as a node's restart is: every key's
+    head rebuilt from the tables (``stored_heads``) and the state restored from them; the
+    root must be the live one. The child's own peak RSS is the restart's memory."""
+    expect = {
+        "size": index.state.size,
+        "log_ts": index.state.log_ts,
+        "root": index.state.root.hex(),
+        "keys": len(index.state),
     }
-    if state.root != root or len(state) != keys:
+    done = subprocess.run(
+        [sys.executable, __file__, "--restart-of", url, "--expect", json.dumps(expect)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def restart_child(url: str, expect: dict[str, Any]) -> int:
+    db = Database.open(url)
+    try:
+        cpu, wall = time.process_time(), time.perf_counter()
+        state = IndexState.restore(expect["size"], expect["log_ts"], stored_heads(db))
+        out = {
+            "keys": len(state),
+            "cpu_s": round(time.process_time() - cpu, 2),
+            "wall_s": round(time.perf_counter() - wall, 2),
+            "peak_rss_mb": round(rss_mb()),
+            "process": "fresh",
+        }
+    finally:
+        db.close()
+    if state.root.hex() != expect["root"] or len(state) != expect["keys"]:
         raise RuntimeError("the index rebuilt from its tables differs from the live one")
-    return out
+    print(json.dumps(out))
+    return 0
 
 
 def pick(index: NodeIndex, seed: int) -> dict[str, list[bytes]]:
@@ -253,7 +268,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dir", type=Path, help="where the SQLite file goes (default: temp)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--restart-of", help=argparse.SUPPRESS)  # the child of restart()
+    parser.add_argument("--expect", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.restart_of:
+        return restart_child(args.restart_of, json.loads(args.expect))
     if args.quick:
         args.records = min(args.records, 100_000)
         args.queries = min(args.queries, 300)
@@ -273,12 +292,14 @@ def main() -> int:
             from common import drop_schema, fresh_schema
 
             pg_url = fresh_schema(args.postgres)
+            url = pg_url
             db = Database.open(pg_url)
         else:
             if args.cache_mb:
                 set_cache(args.cache_mb)
             path = Path(tmp) / "node.db"
-            db = Database.open(f"sqlite:///{path}")
+            url = f"sqlite:///{path}"
+            db = Database.open(url)
         try:
             log = Log.attach(db, origin="bench.example/index")
             index = NodeIndex(db, log)
@@ -301,7 +322,7 @@ def main() -> int:
                 print(name, json.dumps(report["queries"][name]), flush=True)
             report["peak_rss_mb"] = round(rss_mb())
             index.stop()
-            report["restart"] = restart(index, db)
+            report["restart"] = restart(index, url)
             print("restart", json.dumps(report["restart"]), flush=True)
         finally:
             db.close()
