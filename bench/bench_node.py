@@ -7,8 +7,13 @@ before the clock starts (signing is the client's cost), then posted in batches o
 by ``--clients`` concurrent clients (one keep-alive ``httpx`` connection each, closed
 loop) to ``POST /v1/statements``, which answers once the batch is committed. A warm-up
 (one record per patient, not timed) makes the node's data key of every patient first,
-a one-off cost per patient. Measured per round: sustained records per second (records
-/ wall time of the round), batch latency p50/p99, node CPU per record (from
+a one-off cost per patient. ``--workload explained`` (the default) has each patient's
+records read by a practitioner with a care relationship (recorded in the warm-up) in
+working hours, so the compliance evaluator raises no alert; ``unexplained`` has none
+explained and after hours, two alerts per access (the evaluator's expensive case).
+Event times are fixed relative to the day (``access_time``), not to the wall clock, so
+the rules judge a run the same way at any hour. Measured per round: sustained records
+per second (records / wall time of the round), batch latency p50/p99, node CPU per record (from
 ``/proc/PID/stat``), and the single-core Ed25519 verify rate (``cryptography``) in
 the same run, just before the round. Rounds alternate between the databases.
 Targets: ingest >= 50% of the verify rate, p99 batch latency < 1 s.
@@ -27,7 +32,8 @@ and on the bare table (one open ``sqlite3`` connection, ``fetchall``).
 Target: the node's path >= 50% of the bare table's rate.
 
 Usage: ``.venv/bin/python bench/bench_node.py [--quick] [--records N] [--rounds R]
-[--clients C] [--postgres DSN|none] [--sql-records N] [--skip-ingest] [--skip-sql]``.
+[--clients C] [--workload explained|unexplained] [--postgres DSN|none] [--sql-records N]
+[--skip-ingest] [--skip-sql]``.
 Writes bench/out/node.json and, for full runs, the "Node" section of BENCHMARKS.md.
 """
 
@@ -44,9 +50,11 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from accord.client import NodeClient, SourceKey, generate_source_key
 from accord.node.initdir import init_node
@@ -55,6 +63,7 @@ from accord.store.projection import PROJECTION_STEPS
 from common import (
     ServedNode,
     access_statement,
+    care_statement,
     drop_schema,
     ed25519_verify_rate,
     fresh_schema,
@@ -76,37 +85,77 @@ HISTORY_SQL_FN = (
 # -- ingest ------------------------------------------------------------------------------
 
 
+def access_time(workload: str) -> int:
+    """Where a round's accesses start (ms), so that the compliance rules judge them the
+    same way whatever the wall clock: "explained" at 12:00 UTC of the last weekday before
+    now (within the default working hours, mon-fri 07:00-19:00 in the default time zone,
+    UTC), "unexplained" at 22:00 UTC of the day before (outside them)."""
+    now = datetime.now(UTC)
+    if workload == "unexplained":
+        day = now - timedelta(days=1)
+        return int(day.replace(hour=22, minute=0, second=0, microsecond=0).timestamp() * 1000)
+    day = now if now.hour >= 13 else now - timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return int(day.replace(hour=12, minute=0, second=0, microsecond=0).timestamp() * 1000)
+
+
 class IngestTarget:
-    def __init__(self, name: str, served: ServedNode, key: SourceKey, patients: int) -> None:
+    """One node and its source. Workload "explained": practitioner ``p{n % 300}`` reads
+    patient ``n``'s records and has a care relationship with that patient (recorded in the
+    warm-up), in working hours, so the compliance rules raise no alert. "unexplained":
+    300 practitioners read every patient's records with no care relationship, after hours,
+    so every access raises two alerts (no-relationship and after-hours), the evaluator's
+    expensive case."""
+
+    def __init__(
+        self, name: str, served: ServedNode, key: SourceKey, patients: int, workload: str
+    ) -> None:
         self.name = name
         self.served = served
         self.key = key
         self.patients = patients
+        self.workload = workload
         self.counter = 0
 
     def sign(self, n: int) -> list[SignedStatement]:
-        now = int(time.time() * 1000) - 3_600_000
+        start = access_time(self.workload)
         out = []
         for _ in range(n):
             i = self.counter
             self.counter += 1
+            p = i % self.patients
+            accessor = f"Practitioner/p{p % 300}" if self.workload == "explained" else None
             out.append(
                 self.key.sign(
-                    access_statement(ORG, i, now + i, 0, patient=f"MPI-{i % self.patients:07d}")
+                    access_statement(
+                        ORG, i, start + i, 0, patient=f"MPI-{p:07d}", accessor=accessor
+                    )
                 )
             )
         return out
 
+    def warm_up(self) -> list[SignedStatement]:
+        """One record per patient (every data key made once, not timed): a care
+        relationship for the explained workload, an access for the other."""
+        if self.workload != "explained":
+            return self.sign(self.patients)
+        start = access_time(self.workload) - 30 * 86_400_000
+        return [
+            self.key.sign(care_statement(ORG, f"MPI-{p:07d}", f"Practitioner/p{p % 300}", start))
+            for p in range(self.patients)
+        ]
+
 
 def start_target(
-    name: str, directory: Path, database: str | None, patients: int, batch: int
+    name: str, directory: Path, database: str | None, patients: int, batch: int, workload: str
 ) -> IngestTarget:
     served = ServedNode(directory, ORG, database=database)
     key = generate_source_key(ORG, "ehr")
     with served.client("admin") as admin:
         admin.add_source("ehr", key.public_raw)
-    target = IngestTarget(name, served, key, patients)
-    warm = target.sign(patients)  # one record per patient: every data key made once
+    target = IngestTarget(name, served, key, patients, workload)
+    warm = target.warm_up()
     with served.client("source") as client:
         for i in range(0, len(warm), batch):
             client.submit(warm[i : i + batch])
@@ -171,16 +220,36 @@ def ingest_round(target: IngestTarget, records: int, batch: int, clients: int) -
     }
 
 
+def alert_count(served: ServedNode) -> int:
+    """Alerts the node's compliance evaluator raised, once it has judged every record."""
+    headers = {"Authorization": f"Bearer {served.tokens['admin']}"}
+    httpx.post(f"{served.url}/v1/alerts/sweep", headers=headers, timeout=600).raise_for_status()
+    headers = {"Authorization": f"Bearer {served.tokens['auditor']}"}
+    got = httpx.get(f"{served.url}/v1/alerts?limit=1", headers=headers, timeout=600)
+    got.raise_for_status()
+    return int(got.json()["total"])
+
+
 def run_ingest(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     pg_url = None if args.postgres == "none" else fresh_schema(args.postgres)
     targets = []
+    alerts: dict[str, int] = {}
     try:
         targets.append(
-            start_target("SQLite", tmp / "ingest-sqlite", None, args.patients, args.batch)
+            start_target(
+                "SQLite", tmp / "ingest-sqlite", None, args.patients, args.batch, args.workload
+            )
         )
         if pg_url is not None:
             targets.append(
-                start_target("PostgreSQL", tmp / "ingest-pg", pg_url, args.patients, args.batch)
+                start_target(
+                    "PostgreSQL",
+                    tmp / "ingest-pg",
+                    pg_url,
+                    args.patients,
+                    args.batch,
+                    args.workload,
+                )
             )
         rounds = []
         for r in range(args.rounds):
@@ -200,6 +269,8 @@ def run_ingest(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                     flush=True,
                 )
                 rounds.append(res)
+        alerts.update((t.name, alert_count(t.served)) for t in targets)
+        print(f"  alerts raised (all rounds and the warm-up): {alerts}", flush=True)
     finally:
         for target in targets:
             target.served.stop()
@@ -210,6 +281,8 @@ def run_ingest(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "batch": args.batch,
         "clients": args.clients,
         "patients": args.patients,
+        "workload": args.workload,
+        "alerts": alerts,
         "rounds": rounds,
     }
 
@@ -447,6 +520,13 @@ def main(argv: list[str]) -> int:
         help="concurrent clients, one configuration per comma-separated value",
     )
     parser.add_argument("--patients", type=int, default=2000)
+    parser.add_argument(
+        "--workload",
+        choices=("explained", "unexplained"),
+        default="explained",
+        help="explained: every access by a practitioner with a care relationship, in working "
+        "hours (no alerts); unexplained: none explained, after hours (two alerts each)",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--postgres", default=DEFAULT_PG, help="a PostgreSQL DSN, or none")
     parser.add_argument("--sql-records", type=int, default=1_000_000)

@@ -34,6 +34,7 @@ __all__ = [
     "ACCORD",
     "ServedNode",
     "access_statement",
+    "care_statement",
     "drop_schema",
     "ed25519_verify_rate",
     "fresh_schema",
@@ -86,10 +87,17 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def access_statement(
-    org: str, i: int, now: int, patients: int, *, patient: str | None = None
+    org: str,
+    i: int,
+    now: int,
+    patients: int,
+    *,
+    patient: str | None = None,
+    accessor: str | None = None,
 ) -> Statement:
     """The ``i``-th generated read of a patient's record at ``org``, at ``now``: the patient
-    is one of ``patients`` (``MPI-000042``) unless ``patient`` names one."""
+    is one of ``patients`` (``MPI-000042``) unless ``patient`` names one, the reader one of
+    300 practitioners unless ``accessor`` names one."""
     patient = patient or f"MPI-{i % patients:06d}"
     return Statement(
         schema="ehr.access",
@@ -99,7 +107,7 @@ def access_statement(
         event_ts=now,
         principals=(Principal("patient", patient),),
         fields={
-            "accessor": {"id": f"Practitioner/p{i % 300}", "role": "physician"},
+            "accessor": {"id": accessor or f"Practitioner/p{i % 300}", "role": "physician"},
             "accessor_org": org,
             "patient": patient,
             "record_ref": uuid.uuid4().hex * 2,
@@ -107,6 +115,25 @@ def access_statement(
             "purpose": "TREAT",
             "outcome": "success",
             "break_glass": False,
+        },
+    )
+
+
+def care_statement(org: str, patient: str, clinician: str, start: int) -> Statement:
+    """A treatment relationship of ``clinician`` at ``org`` with ``patient`` from ``start``
+    on (no end): the clinician's reads of the patient's records are explained."""
+    return Statement(
+        schema="ehr.care",
+        id=uuid.uuid4().hex,
+        org=org,
+        source="ehr",
+        event_ts=start,
+        principals=(Principal("patient", patient),),
+        fields={
+            "patient": patient,
+            "clinician": {"id": clinician, "role": "physician"},
+            "org": org,
+            "period": {"start": start},
         },
     )
 
