@@ -26,7 +26,7 @@ import logging
 import queue
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Final
+from typing import Any, Final
 
 from accord.errors import AccordError, ConflictError, StoreError, VerificationError
 from accord.index import (
@@ -65,6 +65,31 @@ _REPLAY_CHUNK: Final = 2_000
 _KEY_RANGES: Final = tuple((bytes([b]), bytes([b + 1]) if b < 255 else None) for b in range(256))
 #: Posting logs up to this size are located with one range read, longer ones by bisection.
 _SCAN_LOCATE: Final = 64
+#: Rows go to part ``log size >> PART_SHIFT`` of their table (the part leads the primary
+#: key), so a batch's rows land among the rows of the last 2**20 log entries, not across
+#: the whole table: the B-tree region a batch writes to stays the size it has at 1M
+#: records however long the log grows. A key's rows may be in any part; reads look in each.
+PART_SHIFT = 20
+
+
+def _parts_step(table_options: str) -> tuple[str, ...]:
+    return (
+        "CREATE TABLE index_postings_v4 (part INTEGER NOT NULL, key_id BLOB NOT NULL,"
+        " idx INTEGER NOT NULL, seq INTEGER NOT NULL, log_ts INTEGER NOT NULL,"
+        f" evh BLOB NOT NULL, PRIMARY KEY (part, key_id, idx)){table_options}",
+        "INSERT INTO index_postings_v4 SELECT seq / 1048576, key_id, idx, seq, log_ts, evh"
+        " FROM index_postings",  # 1048576 = 2**20, PART_SHIFT when this step was written
+        "DROP TABLE index_postings",
+        "ALTER TABLE index_postings_v4 RENAME TO index_postings",
+        "CREATE TABLE index_posting_nodes_v4 (part INTEGER NOT NULL, key_id BLOB NOT NULL,"
+        " level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
+        f" PRIMARY KEY (part, key_id, level, idx)){table_options}",
+        "INSERT INTO index_posting_nodes_v4 SELECT 0, key_id, level, idx, hash"
+        " FROM index_posting_nodes",
+        "DROP TABLE index_posting_nodes",
+        "ALTER TABLE index_posting_nodes_v4 RENAME TO index_posting_nodes",
+    )
+
 
 INDEX_STEPS: Final = (
     Step(
@@ -113,7 +138,27 @@ INDEX_STEPS: Final = (
     # Key heads are rebuilt from the postings and nodes at restart (stored_heads)
     # instead of being rewritten for every key every batch touches.
     Step("003-no-key-heads", ("DROP TABLE index_keys",)),
+    # The part leads the primary key (PART_SHIFT). Existing postings go to their own
+    # seq's part and existing nodes to part 0: a row may be in any part, so any is right.
+    Step("004-parts", sqlite=_parts_step(" WITHOUT ROWID"), postgresql=_parts_step("")),
 )
+
+
+def _parts_in(top: int) -> str:
+    """SQL for "the row is in part 0..top": one B-tree seek per part (not a range on the
+    part, which would scan every part's rows)."""
+    return f"part IN ({', '.join(str(p) for p in range(top + 1))})"
+
+
+def _posting(seq: Any, log_ts: Any, evh: Any) -> bytes:
+    """A stored posting row's columns (as a database driver returns them) as 48 bytes."""
+    return int(seq).to_bytes(8, "big") + int(log_ts).to_bytes(8, "big") + bytes(evh)
+
+
+def _top_part(db: Database, table: str) -> int:
+    """The highest part that holds a row of ``table`` (-1 if it is empty)."""
+    row = db.fetchone(f"SELECT MAX(part) FROM {table}")  # noqa: S608 (our table names)
+    return -1 if row is None or row[0] is None else int(row[0])
 
 
 def stored_heads(db: Database) -> Iterator[KeyRow]:
@@ -123,37 +168,42 @@ def stored_heads(db: Database) -> Iterator[KeyRow]:
 
     Heads are not written per batch: each batch changes the head of nearly every key
     it touches, and those writes cost as much as the postings themselves."""
+    top = _top_part(db, "index_postings")
+    node_parts = _parts_in(max(top, _top_part(db, "index_posting_nodes")))
     for lo, hi in _KEY_RANGES:
         where, params = (
             ("key_id >= ?", (lo,)) if hi is None else ("key_id >= ? AND key_id < ?", (lo, hi))
         )
-        sizes = db.fetchall(
-            f"SELECT key_id, MAX(idx) + 1 FROM index_postings WHERE {where}"  # noqa: S608
-            " GROUP BY key_id",
-            params,
-        )
-        if not sizes:
+        # Per part: each key's last 16 postings there. A key's tail (its postings from
+        # the last multiple of 16 below its size) is within the last 16 of some parts.
+        found: dict[bytes, dict[int, bytes]] = {}
+        for part in range(top + 1):
+            for key, idx, seq, log_ts, evh in db.fetchall(
+                "SELECT p.key_id, p.idx, p.seq, p.log_ts, p.evh FROM index_postings p JOIN"  # noqa: S608
+                " (SELECT key_id, MAX(idx) AS m FROM index_postings"
+                f" WHERE part = ? AND {where} GROUP BY key_id) s ON p.key_id = s.key_id"
+                " WHERE p.part = ? AND p.idx > s.m - ?",
+                (part, *params, part, 1 << STORED_LEVEL),
+            ):
+                rows = found.setdefault(bytes(key), {})
+                if int(idx) in rows:
+                    raise StoreError(f"posting {idx} of a key is stored twice")
+                rows[int(idx)] = _posting(seq, log_ts, evh)
+        if not found:
             continue
-        tails: dict[bytes, list[bytes]] = {}
-        for key, seq, log_ts, evh in db.fetchall(
-            "SELECT p.key_id, p.seq, p.log_ts, p.evh FROM index_postings p JOIN"  # noqa: S608
-            " (SELECT key_id, MAX(idx) + 1 AS n FROM index_postings"
-            f" WHERE {where} GROUP BY key_id) s ON p.key_id = s.key_id"
-            f" WHERE p.idx >= s.n - s.n % {1 << STORED_LEVEL} ORDER BY p.key_id, p.idx",
-            params,
-        ):
-            tails.setdefault(bytes(key), []).append(
-                int(seq).to_bytes(8, "big") + int(log_ts).to_bytes(8, "big") + bytes(evh)
-            )
         nodes: dict[bytes, dict[tuple[int, int], bytes]] = {}
         for key, level, idx, h in db.fetchall(
-            f"SELECT key_id, level, idx, hash FROM index_posting_nodes WHERE {where}",  # noqa: S608
+            "SELECT key_id, level, idx, hash FROM index_posting_nodes"  # noqa: S608
+            f" WHERE {node_parts} AND {where}",
             params,
         ):
             nodes.setdefault(bytes(key), {})[(int(level), int(idx))] = bytes(h)
-        for key, n in sizes:
-            key_id, size = bytes(key), int(n)
-            edge = edge_from_stored(size, nodes.get(key_id, {}), tails.get(key_id, ()))
+        for key_id in sorted(found):
+            rows = found[key_id]
+            size = max(rows) + 1
+            start = size - size % (1 << STORED_LEVEL)
+            tail = [rows[i] for i in range(start, size) if i in rows]
+            edge = edge_from_stored(size, nodes.get(key_id, {}), tail)
             yield key_id, size, edge_root(edge), b"".join(edge)
 
 
@@ -387,13 +437,15 @@ class NodeIndex:
         before = self.materialized
         last = results[-1]
         with self._db.transaction() as tx:
-            # In key order: consecutive rows land on the same or neighbouring B-tree pages.
-            postings = sorted(r for res in results for r in res.postings)
+            # In the current part (PART_SHIFT) and in key order: consecutive rows land on
+            # the same or neighbouring pages of a region that does not grow with the log.
+            part = results[0].size >> PART_SHIFT
+            postings = sorted((part, *r) for res in results for r in res.postings)
             if postings:
-                tx.executemany("INSERT INTO index_postings VALUES (?, ?, ?, ?, ?)", postings)
-            nodes = [r for res in results for r in res.nodes]
+                tx.executemany("INSERT INTO index_postings VALUES (?, ?, ?, ?, ?, ?)", postings)
+            nodes = [(part, *r) for res in results for r in res.nodes]
             if nodes:
-                tx.executemany("INSERT INTO index_posting_nodes VALUES (?, ?, ?, ?)", nodes)
+                tx.executemany("INSERT INTO index_posting_nodes VALUES (?, ?, ?, ?, ?)", nodes)
             if before == 0 and not tx.fetchone("SELECT 1 FROM index_head WHERE one = 1"):
                 tx.execute(
                     "INSERT INTO index_head (one, size, log_ts, root) VALUES (1, ?, ?, ?)",
@@ -425,17 +477,24 @@ class NodeIndex:
 
     # -- the read seam -----------------------------------------------------------------
 
+    def _parts(self) -> str:
+        """The parts that may hold rows, for a read that took its overlay snapshot first:
+        rows not in that snapshot were written by then, to a part no later than the
+        staged size's."""
+        return _parts_in(max(self.state.size, self.materialized) >> PART_SHIFT)
+
     def read_postings(self, key_id: bytes, start: int, end: int) -> list[bytes]:
         with self._overlay_lock:
             pending = self._overlay.postings(key_id)
-        found: dict[int, bytes] = {
-            int(idx): int(seq).to_bytes(8, "big") + int(ts).to_bytes(8, "big") + bytes(evh)
-            for idx, seq, ts, evh in self._db.fetchall(
-                "SELECT idx, seq, log_ts, evh FROM index_postings"
-                " WHERE key_id = ? AND idx >= ? AND idx < ? ORDER BY idx",
-                (key_id, start, end),
-            )
-        }
+        found: dict[int, bytes] = {}
+        for idx, seq, ts, evh in self._db.fetchall(
+            f"SELECT idx, seq, log_ts, evh FROM index_postings WHERE {self._parts()}"  # noqa: S608
+            " AND key_id = ? AND idx >= ? AND idx < ?",
+            (key_id, start, end),
+        ):
+            if int(idx) in found:
+                raise StoreError(f"posting {idx} of a key is stored twice")
+            found[int(idx)] = _posting(seq, ts, evh)
         for idx, row in pending.items():
             if start <= idx < end:
                 found[idx] = row
@@ -460,8 +519,8 @@ class NodeIndex:
             for level, idx in wanted:
                 params += [level, idx]
             for level, idx, h in self._db.fetchall(
-                f"SELECT level, idx, hash FROM index_posting_nodes WHERE key_id = ?"  # noqa: S608
-                f" AND ({marks})",
+                f"SELECT level, idx, hash FROM index_posting_nodes WHERE {self._parts()}"  # noqa: S608
+                f" AND key_id = ? AND ({marks})",
                 params,
             ):
                 stored[(int(level), int(idx))] = bytes(h)
@@ -480,11 +539,13 @@ class NodeIndex:
         search of point reads for a long one (no secondary index on log_ts to maintain)."""
         with self._overlay_lock:
             pending = self._overlay.postings(key_id)
+        parts = self._parts()
         if size <= _SCAN_LOCATE:
             times = {
                 int(idx): int(ts)
                 for idx, ts in self._db.fetchall(
-                    "SELECT idx, log_ts FROM index_postings WHERE key_id = ? AND idx < ?",
+                    f"SELECT idx, log_ts FROM index_postings WHERE {parts}"  # noqa: S608
+                    " AND key_id = ? AND idx < ?",
                     (key_id, size),
                 )
             }
@@ -499,7 +560,9 @@ class NodeIndex:
             if raw is not None:
                 return int.from_bytes(raw[8:16], "big")
             row = self._db.fetchone(
-                "SELECT log_ts FROM index_postings WHERE key_id = ? AND idx = ?", (key_id, idx)
+                f"SELECT log_ts FROM index_postings WHERE {parts}"  # noqa: S608
+                " AND key_id = ? AND idx = ?",
+                (key_id, idx),
             )
             if row is None:
                 raise StoreError(f"posting {idx} of a key is not stored")

@@ -15,6 +15,7 @@ import pytest
 from accord.errors import StoreError
 from accord.index import IndexState, Window, verify_key_proof
 from accord.log import Log
+from accord.node import indexing
 from accord.node.indexing import NodeIndex, stored_heads
 from accord.store.database import Database
 
@@ -83,7 +84,17 @@ def test_a_stopped_materializer_never_blocks_the_sequencer(tmp_path: Path) -> No
         db.close()
 
 
-def test_locate_and_proofs_agree_while_rows_are_still_being_written(tmp_path: Path) -> None:
+@pytest.fixture(params=[20, 5], ids=["one-part", "many-parts"])
+def part_shift(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Rows go to part ``log size >> PART_SHIFT``: the node's 2**20, or 2**5 so that the
+    rows of these small logs spread over many parts and every read must gather them."""
+    monkeypatch.setattr(indexing, "PART_SHIFT", request.param)
+    return int(request.param)
+
+
+def test_locate_and_proofs_agree_while_rows_are_still_being_written(
+    tmp_path: Path, part_shift: int
+) -> None:
     """``locate`` searches the primary key (no log_ts index): one read for a short posting log,
     bisection for a long one, over rows in the tables and rows still in memory."""
     db = Database.open(f"sqlite:///{tmp_path / 'node.db'}")
@@ -92,11 +103,10 @@ def test_locate_and_proofs_agree_while_rows_are_still_being_written(tmp_path: Pa
     times: dict[bytes, list[int]] = {long_key: [], short_key: []}
     seq = 0
     try:
+        index.start()
         for batch in range(40):
             if batch == 25:
-                index.start()  # the first 25 batches' rows go to the tables, the rest stay
-                assert index.wait_materialized(index.state.size, timeout=30)
-                index.stop()
+                index.stop()  # the first 25 batches' rows go to the tables, the rest stay
             log_ts = 1_000 + 10 * (batch // 3)  # equal log_ts across batches too
             headers = [_Header(_h(batch, i), (long_key,)) for i in range(10)]
             if batch % 8 == 0:
@@ -104,9 +114,13 @@ def test_locate_and_proofs_agree_while_rows_are_still_being_written(tmp_path: Pa
             index.stage(seq, log_ts, headers)
             index.commit()
             seq += len(headers) + 1
+            if batch < 25:  # one batch a transaction: with small parts, rows in many
+                assert index.wait_materialized(index.state.size, timeout=30)
             for h in headers:
                 times[h.keys[0]].append(log_ts)
         assert 0 < index.materialized < index.state.size
+        parts = db.fetchone("SELECT COUNT(DISTINCT part) FROM index_postings")[0]
+        assert parts == 1 if part_shift == 20 else parts > 5
         for key, ts in times.items():
             for size in sorted({0, 1, min(7, len(ts)), len(ts) // 2, len(ts)}):
                 for probe in (0, 1_000, 1_005, 1_010, 1_060, 1_130, 1_131, 10**6):
@@ -135,10 +149,17 @@ def test_a_database_from_before_the_compact_tables_keeps_its_rows(db_url: str) -
                 "INSERT INTO index_postings VALUES (?, ?, ?, ?, ?)",
                 [(_h("k"), i, 10 + i, 1_000 + i, _h("e", i)) for i in range(5)],
             )
+            tx.execute(  # a posting past the first 2**20 log entries
+                "INSERT INTO index_postings VALUES (?, ?, ?, ?, ?)",
+                (_h("late"), 0, 3 << 20, 9_000, _h("e", "late")),
+            )
             tx.execute("INSERT INTO index_posting_nodes VALUES (?, ?, ?, ?)", (_h("k"), 3, 0, _h()))
             tx.execute("INSERT INTO index_keys VALUES (?, ?, ?, ?)", (_h("k"), 5, _h(), b"edge"))
         db.migrate("index", INDEX_STEPS[:2])
-        rows = db.fetchall("SELECT idx, seq, log_ts, evh FROM index_postings ORDER BY idx")
+        rows = db.fetchall(
+            "SELECT idx, seq, log_ts, evh FROM index_postings WHERE key_id = ? ORDER BY idx",
+            (_h("k"),),
+        )
         assert [(int(a), int(b), int(c), bytes(d)) for a, b, c, d in rows] == [
             (i, 10 + i, 1_000 + i, _h("e", i)) for i in range(5)
         ]
@@ -148,14 +169,18 @@ def test_a_database_from_before_the_compact_tables_keeps_its_rows(db_url: str) -
         db.migrate("index", INDEX_STEPS)
         with pytest.raises(StoreError):
             db.fetchone("SELECT COUNT(*) FROM index_keys")
-        assert db.fetchone("SELECT COUNT(*) FROM index_postings")[0] == 5
+        assert db.fetchone("SELECT COUNT(*) FROM index_postings")[0] == 6
         index = NodeIndex(db, Log.attach(db, origin="test.example/migrate"))
         assert index.locate(_h("k"), 5, 1_003) == 3
+        # Step 004 put each posting in its seq's part and each node in part 0.
+        parts = db.fetchall("SELECT key_id, part FROM index_postings ORDER BY seq")
+        assert {(bytes(k), int(p)) for k, p in parts} == {(_h("k"), 0), (_h("late"), 3)}
+        assert db.fetchall("SELECT DISTINCT part FROM index_posting_nodes") == [(0,)]
     finally:
         db.close()
 
 
-def test_key_heads_are_rebuilt_from_the_tables(db_url: str) -> None:
+def test_key_heads_are_rebuilt_from_the_tables(db_url: str, part_shift: int) -> None:
     """Restart's heads come from the stored postings and nodes only: for posting logs of every
     size around the stored level's multiples of 16, and keys in every first-byte range, the
     rebuilt state has the live state's root and key rows; a missing node is refused."""
@@ -176,19 +201,49 @@ def test_key_heads_are_rebuilt_from_the_tables(db_url: str) -> None:
                 headers += [_Header(_h(batch, i, j), (key,)) for j in range(take)]
             index.stage(seq, 1_000 + batch, headers)
             index.commit()
+            # one batch a transaction: with small parts, a key's rows are in many
+            assert index.wait_materialized(index.state.size, timeout=30)
             seq += len(headers) + 1
             batch += 1
-        assert index.wait_materialized(index.state.size, timeout=30)
         live = index.state
         rebuilt = IndexState.restore(live.size, live.log_ts, stored_heads(db))
         assert rebuilt.root == live.root
         assert sorted(rebuilt.key_rows()) == sorted(live.key_rows())
+        if part_shift < 20:
+            assert db.fetchone("SELECT COUNT(DISTINCT part) FROM index_postings")[0] > 10
         with db.transaction() as tx:
             tx.execute(
                 "DELETE FROM index_posting_nodes WHERE key_id = ? AND level = 8", (keys[13],)
             )
         with pytest.raises(StoreError, match="not stored"):
             list(stored_heads(db))
+    finally:
+        index.stop()
+        db.close()
+
+
+def test_a_posting_stored_twice_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts do not make (key, posting index) unique in the primary key; a second copy of a
+    posting in another part is refused by proofs and by the restart's rebuild."""
+    db = Database.open(f"sqlite:///{tmp_path / 'node.db'}")
+    index = NodeIndex(db, Log.attach(db, origin="test.example/twice"))
+    key = _h("key")
+    index.stage(0, 1_000, [_Header(_h(i), (key,)) for i in range(20)])
+    index.commit()
+    index.start()
+    try:
+        assert index.wait_materialized(index.state.size, timeout=30)
+        assert list(stored_heads(db))
+        with db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO index_postings SELECT part + 1, key_id, idx, seq, log_ts, evh"
+                " FROM index_postings WHERE idx = 19"
+            )
+        with pytest.raises(StoreError, match="stored twice"):
+            list(stored_heads(db))
+        monkeypatch.setattr(indexing, "PART_SHIFT", 0)  # so that reads look in part 1 too
+        with pytest.raises(StoreError, match="stored twice"):
+            index.read_postings(key, 0, 20)
     finally:
         index.stop()
         db.close()
