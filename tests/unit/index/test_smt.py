@@ -10,6 +10,7 @@ import pytest
 from accord.errors import NotFoundError, UsageError
 from accord.index import EMPTY_NODE, SparseMap
 from tests.unit.index.reference import ref_path, ref_root
+from tests.unit.index.snapshots import map_snapshot
 
 
 def _k(i: int) -> bytes:
@@ -80,6 +81,35 @@ def test_build_equals_incremental() -> None:
     assert _k(3) in built
     assert built.position(_k(3)) is not None
     assert built.position(_k(10**6)) is None
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "python"])
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 7, 8, 100, 1_000, 5_000])
+def test_build_reserves_the_dense_levels_of_the_grown_map(n: int, native: bool) -> None:
+    """A bulk build sizes the dense levels up front (restart's memory at 10M records); the
+    map is the one a single update into an empty map grows into, field by field, and
+    later updates and rollbacks give the same results."""
+    items = [(_k(i), _v(i, 0)) for i in range(n)]
+    grown = SparseMap(history=0, version=6, native=native)
+    if items:
+        grown.update(items, 7)
+    else:
+        grown._version = 7
+    grown._history = 3
+    built = SparseMap.build(items, 7, history=3, native=native)
+    assert map_snapshot(built) == map_snapshot(grown)
+    more = [(_k(i), _v(i, 1)) for i in range(n // 2, n + 300)]
+    assert built.update(more, 8) == grown.update(more, 8) == ref_root(dict(items + more))
+    assert map_snapshot(built) == map_snapshot(grown)
+    built.rollback(7)
+    assert built.root == ref_root(dict(items))
+
+
+def test_only_an_empty_map_is_reserved() -> None:
+    tree = SparseMap()
+    tree.update([(_k(1), _v(1, 0))], 1)
+    with pytest.raises(UsageError, match="empty"):
+        tree._reserve(10)
 
 
 def test_rollback_restores_every_held_version() -> None:
