@@ -352,27 +352,30 @@ class IndexState:
         ``size`` and ``log_ts`` are those of the last applied entry; history
         starts empty; ``native`` as for the constructor. Each row is checked (edge
         shape, edge root = posting root); StoreError if storage is inconsistent.
-        Cost: one bulk map build.
+        Cost: one bulk map build, fed a chunk of keys at a time.
         """
         if not _is_u64(size) or not _is_u64(log_ts):
             raise UsageError("size and log_ts must be integers in [0, 2**64)")
         state = cls(history, native=native)
-        items: list[tuple[bytes, bytes]] = []
         heads = state._heads
-        for key, key_size, root, edge in keys:
-            if not isinstance(key, bytes) or len(key) != 32 or key in heads:
-                raise StoreError("a stored index key id is malformed or repeated")
-            if not _is_u64(key_size) or key_size == 0:
-                raise StoreError("a stored posting log size is not in [1, 2**64)")
-            if not isinstance(edge, bytes) or len(edge) != 32 * key_size.bit_count():
-                raise StoreError("a stored posting log edge has the wrong length")
-            if edge_root(edge_hashes(edge)) != root:
-                raise StoreError("a stored posting log edge does not fold to its root")
-            heads[key] = key_size.to_bytes(8, "big") + edge
-            items.append((key, MapValue(key_size, root).value_hash()))
-        if items and size == 0:
-            raise StoreError("stored index keys at size 0")
-        state._map = SparseMap.build(items, size, history, native=native)
+
+        def items() -> Iterator[tuple[bytes, bytes]]:
+            for key, key_size, root, edge in keys:
+                if not isinstance(key, bytes) or len(key) != 32 or key in heads:
+                    raise StoreError("a stored index key id is malformed or repeated")
+                if not _is_u64(key_size) or key_size == 0:
+                    raise StoreError("a stored posting log size is not in [1, 2**64)")
+                if not isinstance(edge, bytes) or len(edge) != 32 * key_size.bit_count():
+                    raise StoreError("a stored posting log edge has the wrong length")
+                if edge_root(edge_hashes(edge)) != root:
+                    raise StoreError("a stored posting log edge does not fold to its root")
+                if size == 0:
+                    raise StoreError("stored index keys at size 0")
+                heads[key] = key_size.to_bytes(8, "big") + edge
+                yield key, MapValue(key_size, root).value_hash()
+
+        # Streamed: the map is built a chunk of keys at a time (bounded memory at restart).
+        state._map = SparseMap.build(items(), size, history, native=native)
         state._size, state._log_ts = size, log_ts
         return state
 

@@ -47,8 +47,9 @@ from __future__ import annotations
 import hashlib
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Final
 
 from accord.errors import NotFoundError, UsageError
@@ -67,6 +68,8 @@ __all__ = [
 KEY_SIZE: Final = 32
 #: The hash of an empty subtree (and the root of the empty map).
 EMPTY_NODE: Final = bytes(32)
+#: Pairs a streamed :meth:`SparseMap.build` applies at a time.
+BUILD_CHUNK: Final = 65_536
 MAPVAL_PREFIX: Final = b"mapval/v1"
 #: True if updates use the native kernel (:mod:`accord.index.native`), False if pure Python.
 NATIVE: Final = _native.NATIVE
@@ -158,11 +161,30 @@ class SparseMap:
         *,
         native: bool = True,
     ) -> SparseMap:
-        """A map holding ``items`` at ``version``, built in one pass, with no history yet."""
-        pairs = list(items)
+        """A map holding ``items`` at ``version``, with no history yet.
+
+        A list is built in one update. Any other iterable is consumed
+        :data:`BUILD_CHUNK` pairs at a time, one update each (the map is the same), so
+        that a restart streaming millions of keys never holds them all as pairs."""
+        stream: Iterator[tuple[bytes, bytes]] | None = None
+        if isinstance(items, list):
+            first = items
+        else:
+            stream = iter(items)
+            first = list(islice(stream, BUILD_CHUNK))
         tree = cls(0, version - 1, native=native)
-        tree._reserve(len(pairs))
-        tree.update(pairs, version)
+        if stream is None or len(first) < BUILD_CHUNK:
+            tree._reserve(len(first))
+            tree.update(first, version)
+        else:
+            tree._version = 0
+            chunk = first
+            while chunk:
+                if any(key in tree._keys for key, _ in chunk):
+                    raise UsageError("a map update names a key twice")
+                tree.update(chunk, tree._version + 1)
+                chunk = list(islice(stream, BUILD_CHUNK))
+            tree._version = version
         tree._history = history
         return tree
 

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from accord.errors import NotFoundError, UsageError
-from accord.index import EMPTY_NODE, SparseMap
+from accord.index import EMPTY_NODE, SparseMap, smt
 from tests.unit.index.reference import ref_path, ref_root
 from tests.unit.index.snapshots import map_snapshot
 
@@ -103,6 +103,32 @@ def test_build_reserves_the_dense_levels_of_the_grown_map(n: int, native: bool) 
     assert map_snapshot(built) == map_snapshot(grown)
     built.rollback(7)
     assert built.root == ref_root(dict(items))
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "python"])
+@pytest.mark.parametrize("n", [0, 6, 7, 8, 50, 701])
+def test_a_streamed_build_is_the_same_map(
+    n: int, native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An iterator is built a chunk at a time (restart's bounded memory): the root, every
+    key's path and later updates are those of the one-update build; a key repeated in a
+    later chunk is refused."""
+    monkeypatch.setattr(smt, "BUILD_CHUNK", 7)
+    items = [(_k(i), _v(i, 0)) for i in range(n)]
+    streamed = SparseMap.build(iter(items), 9, history=2, native=native)
+    built = SparseMap.build(items, 9, history=2, native=native)
+    assert streamed.root == built.root == ref_root(dict(items))
+    assert streamed.versions() == [9]
+    assert len(streamed) == n
+    for key, _ in items[:40]:
+        assert streamed.path(key) == built.path(key)
+    more = [(_k(i), _v(i, 1)) for i in range(n // 2, n + 20)]
+    assert streamed.update(more, 10) == built.update(more, 10)
+    streamed.rollback(9)
+    assert streamed.root == ref_root(dict(items))
+    if n > 7:
+        with pytest.raises(UsageError, match="twice"):
+            SparseMap.build(iter([*items, items[0]]), 9, native=native)
 
 
 def test_only_an_empty_map_is_reserved() -> None:
