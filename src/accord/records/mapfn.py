@@ -13,11 +13,10 @@ every pair ``(family, value)`` is also emitted as ``("late", [family, value])``.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from typing import Any, Final
 
-from accord.encoding import canonical
+from accord.encoding import canonical, hmac_sha256
 from accord.errors import UsageError
 from accord.records.schemas import Access, Disclosure
 from accord.records.statement import Statement
@@ -85,7 +84,7 @@ def key_id(index_key: bytes, family: str, value: Any) -> bytes:
     prefix = _FAMILY_PREFIX.get(family)
     if prefix is None:
         raise UsageError(f"unknown index key family {family!r}; known: {', '.join(FAMILIES)}")
-    return hmac.digest(index_key, prefix + canonical(value), "sha256")
+    return hmac_sha256(index_key, prefix + canonical(value))
 
 
 def is_late(event_ts: int, log_ts: int, lateness_ms: int) -> bool:
@@ -123,11 +122,11 @@ def index_pairs(statement: Statement, log_ts: int, lateness_ms: int) -> list[tup
 def key_ids(index_key: bytes, pairs: list[tuple[str, Any]]) -> tuple[bytes, ...]:
     """The sorted, unique key ids of ``pairs``."""
     _check_index_key(index_key)
-    digest = hmac.digest
+    digest = hmac_sha256
     return tuple(
         sorted(
             {
-                digest(index_key, _FAMILY_PREFIX[family] + canonical(value), "sha256")
+                digest(index_key, _FAMILY_PREFIX[family] + canonical(value))
                 for family, value in pairs
             }
         )
@@ -145,12 +144,12 @@ def mapfn(
     :func:`key_ids`, which canonicalises generically.
     """
     _check_index_key(index_key)
-    digest = hmac.digest
+    digest = hmac_sha256
     dumps = _dumps
     return tuple(
         sorted(
             {
-                digest(index_key, _FAMILY_PREFIX[family] + dumps(value).encode("utf-8"), "sha256")
+                digest(index_key, _FAMILY_PREFIX[family] + dumps(value).encode("utf-8"))
                 for family, value in index_pairs(statement, log_ts, lateness_ms)
             }
         )

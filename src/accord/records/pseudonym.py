@@ -8,9 +8,9 @@ real identifier up without the projection holding it in the clear (DESIGN.md 6).
 
 from __future__ import annotations
 
-import hmac
 from typing import Final
 
+from accord.encoding import hmac_sha256
 from accord.errors import MalformedError, UsageError
 
 __all__ = ["PSEUDONYM_KEY_SIZE", "PSEUDONYM_KINDS", "pseudonym"]
@@ -37,4 +37,4 @@ def pseudonym(pseudonym_key: bytes, kind: str, value: str) -> str:
         data = value.encode("utf-8")
     except UnicodeEncodeError:
         raise MalformedError("pseudonym", "the value is not valid Unicode text") from None
-    return hmac.digest(pseudonym_key, prefix + data, "sha256").hex()[:32]
+    return hmac_sha256(pseudonym_key, prefix + data).hex()[:32]
