@@ -4,7 +4,9 @@ Each org's source submits signed ``ehr.access`` statements to its own node in ba
 of 500; every patient's trust set is the consortium default, all three orgs under the
 majority model (2 of 3). A record is final when its originating node holds the
 certificate (its own receipt plus one other member's). After a warm-up (one record
-per patient, so every node has made its data key for every patient), each org keeps
+per patient, so every node has made its data key for every patient; with the default
+``--workload explained`` that record is the care relationship that explains the
+patient's accesses, as in bench_node.py, so no alert is raised), each org keeps
 ``--in-flight`` batches in the pipeline (closed loop: a batch is submitted when an
 earlier one of that lane is final). Measured:
 
@@ -18,7 +20,8 @@ earlier one of that lane is final). Measured:
   two members) plus receipt-batch checks.
 
 Usage: ``.venv/bin/python bench/bench_consortium.py [--quick] [--records N]
-[--batch 500] [--origins 3] [--in-flight 2] [--patients 1000]``. Prints a table,
+[--batch 500] [--origins 3] [--in-flight 2] [--patients 1000]
+[--workload explained|unexplained]``. Prints a table,
 writes bench/out/consortium.json and, for full runs, the "Consortium" section of
 BENCHMARKS.md.
 """
@@ -42,14 +45,21 @@ from typing import Any
 
 import httpx
 
-from accord.client import NodeClient, generate_source_key
+from accord.client import NodeClient, SourceKey, generate_source_key
 from accord.node.config import load_config
 from accord.node.founding import new_consortium
 from accord.node.schema import NODE_STEPS
 from accord.node.tokens import Tokens
 from accord.records import SignedStatement
 from accord.store.database import Database
-from common import access_statement, ed25519_verify_rate, machine, percentile
+from common import (
+    access_statement,
+    access_time,
+    care_statement,
+    ed25519_verify_rate,
+    machine,
+    percentile,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "consortium.json"
@@ -188,7 +198,36 @@ def wait_final(db: Path, records: list[bytes], timeout: float = 600) -> None:
         time.sleep(0.02)
 
 
-def run(records: int, batch: int, origins: int, in_flight: int, patients: int) -> dict[str, Any]:
+def statements(
+    org: str, key: SourceKey, first: int, n: int, patients: int, workload: str
+) -> list[SignedStatement]:
+    """Accesses ``first .. first + n`` at ``org`` (bench_node.py's workloads: "explained"
+    has practitioner ``p{patient % 300}`` read the patient's records in working hours,
+    "unexplained" 300 practitioners after hours with no care relationship)."""
+    start = access_time(workload)
+    out = []
+    for i in range(first, first + n):
+        p = i % patients
+        accessor = f"Practitioner/p{p % 300}" if workload == "explained" else None
+        out.append(key.sign(access_statement(org, i, start + i, patients, accessor=accessor)))
+    return out
+
+
+def warm_up(org: str, key: SourceKey, patients: int, workload: str) -> list[SignedStatement]:
+    """One record per patient (each node makes its data key): a care relationship of the
+    patient's practitioner for the explained workload, an access for the other."""
+    if workload != "explained":
+        return statements(org, key, 0, patients, patients, workload)
+    start = access_time(workload) - 30 * 86_400_000
+    return [
+        key.sign(care_statement(org, f"MPI-{p:06d}", f"Practitioner/p{p % 300}", start))
+        for p in range(patients)
+    ]
+
+
+def run(
+    records: int, batch: int, origins: int, in_flight: int, patients: int, workload: str
+) -> dict[str, Any]:
     verify_rate = ed25519_verify_rate()
     with tempfile.TemporaryDirectory(prefix="accord-bench-") as tmp:
         cluster = Cluster(Path(tmp))
@@ -201,13 +240,10 @@ def run(records: int, batch: int, origins: int, in_flight: int, patients: int) -
                 with cluster.client(org, "admin") as admin:
                     admin.add_source("ehr", keys[org].public_raw)
             time.sleep(2.0)  # let the registrations reach every member
-            now = int(time.time() * 1000)
             # Warm-up (not timed): one record per patient at each origin, so that every
             # node has made its data key for every patient (a one-off cost per patient).
             for org in senders:
-                warm = [
-                    keys[org].sign(access_statement(org, i, now, patients)) for i in range(patients)
-                ]
+                warm = warm_up(org, keys[org], patients, workload)
                 with cluster.client(org, "source") as client:
                     for i in range(0, len(warm), batch):
                         client.submit(warm[i : i + batch])
@@ -216,10 +252,7 @@ def run(records: int, batch: int, origins: int, in_flight: int, patients: int) -
             per_org = records // len(senders)
             signed: dict[str, list[list[SignedStatement]]] = {}
             for org in senders:
-                items = [
-                    keys[org].sign(access_statement(org, patients + i, now, patients))
-                    for i in range(per_org)
-                ]
+                items = statements(org, keys[org], patients, per_org, patients, workload)
                 signed[org] = [items[i : i + batch] for i in range(0, len(items), batch)]
             submitted: dict[bytes, tuple[str, int]] = {}  # record -> (origin, submit ms)
             lock = threading.Lock()
@@ -263,6 +296,7 @@ def run(records: int, batch: int, origins: int, in_flight: int, patients: int) -
         "origins": origins,
         "in_flight_per_origin": in_flight,
         "patients": patients,
+        "workload": workload,
         "elapsed_seconds": round(elapsed, 2),
         "run_seconds": round(submit_s, 2),
         "final_per_s": len(times) / elapsed,
@@ -324,6 +358,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--origins", type=int, default=3, choices=(1, 2, 3))
     parser.add_argument("--in-flight", type=int, default=2)
     parser.add_argument(
+        "--workload",
+        choices=("explained", "unexplained"),
+        default="explained",
+        help="as bench_node.py's: explained (care relationships, working hours: no alerts) "
+        "or unexplained (two alerts per access at each node)",
+    )
+    parser.add_argument(
         "--patients",
         type=int,
         default=1000,
@@ -331,7 +372,7 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     records = 6_000 if args.quick else args.records
-    result = run(records, args.batch, args.origins, args.in_flight, args.patients)
+    result = run(records, args.batch, args.origins, args.in_flight, args.patients, args.workload)
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),

@@ -50,7 +50,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ from accord.store.projection import PROJECTION_STEPS
 from common import (
     ServedNode,
     access_statement,
+    access_time,
     care_statement,
     drop_schema,
     ed25519_verify_rate,
@@ -83,21 +84,6 @@ HISTORY_SQL_FN = (
 
 
 # -- ingest ------------------------------------------------------------------------------
-
-
-def access_time(workload: str) -> int:
-    """Where a round's accesses start (ms), so that the compliance rules judge them the
-    same way whatever the wall clock: "explained" at 12:00 UTC of the last weekday before
-    now (within the default working hours, mon-fri 07:00-19:00 in the default time zone,
-    UTC), "unexplained" at 22:00 UTC of the day before (outside them)."""
-    now = datetime.now(UTC)
-    if workload == "unexplained":
-        day = now - timedelta(days=1)
-        return int(day.replace(hour=22, minute=0, second=0, microsecond=0).timestamp() * 1000)
-    day = now if now.hour >= 13 else now - timedelta(days=1)
-    while day.weekday() >= 5:
-        day -= timedelta(days=1)
-    return int(day.replace(hour=12, minute=0, second=0, microsecond=0).timestamp() * 1000)
 
 
 class IngestTarget:

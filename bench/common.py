@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ __all__ = [
     "ACCORD",
     "ServedNode",
     "access_statement",
+    "access_time",
     "care_statement",
     "drop_schema",
     "ed25519_verify_rate",
@@ -99,43 +101,57 @@ def access_statement(
     is one of ``patients`` (``MPI-000042``) unless ``patient`` names one, the reader one of
     300 practitioners unless ``accessor`` names one."""
     patient = patient or f"MPI-{i % patients:06d}"
+    fields = {
+        "accessor": {"id": accessor or f"Practitioner/p{i % 300}", "role": "physician"},
+        "accessor_org": org,
+        "patient": patient,
+        "record_ref": uuid.uuid4().hex * 2,
+        "action": "R",
+        "purpose": "TREAT",
+        "outcome": "success",
+        "break_glass": False,
+    }
+    return _statement("ehr.access", org, now, patient, fields)
+
+
+def _statement(schema: str, org: str, at: int, patient: str, fields: dict[str, Any]) -> Statement:
+    """A statement of ``org``'s source ``ehr`` about ``patient``, with a fresh id."""
     return Statement(
-        schema="ehr.access",
+        schema=schema,
         id=uuid.uuid4().hex,
         org=org,
         source="ehr",
-        event_ts=now,
+        event_ts=at,
         principals=(Principal("patient", patient),),
-        fields={
-            "accessor": {"id": accessor or f"Practitioner/p{i % 300}", "role": "physician"},
-            "accessor_org": org,
-            "patient": patient,
-            "record_ref": uuid.uuid4().hex * 2,
-            "action": "R",
-            "purpose": "TREAT",
-            "outcome": "success",
-            "break_glass": False,
-        },
+        fields=fields,
     )
+
+
+def access_time(workload: str) -> int:
+    """Where a round's accesses start (ms), so that the compliance rules judge them the
+    same way whatever the wall clock: "explained" at 12:00 UTC of the last weekday before
+    now (within the default working hours, mon-fri 07:00-19:00 in the default time zone,
+    UTC), "unexplained" at 22:00 UTC of the day before (outside them)."""
+    now = datetime.now(UTC)
+    if workload == "unexplained":
+        day = now - timedelta(days=1)
+        return int(day.replace(hour=22, minute=0, second=0, microsecond=0).timestamp() * 1000)
+    day = now if now.hour >= 13 else now - timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return int(day.replace(hour=12, minute=0, second=0, microsecond=0).timestamp() * 1000)
 
 
 def care_statement(org: str, patient: str, clinician: str, start: int) -> Statement:
     """A treatment relationship of ``clinician`` at ``org`` with ``patient`` from ``start``
     on (no end): the clinician's reads of the patient's records are explained."""
-    return Statement(
-        schema="ehr.care",
-        id=uuid.uuid4().hex,
-        org=org,
-        source="ehr",
-        event_ts=start,
-        principals=(Principal("patient", patient),),
-        fields={
-            "patient": patient,
-            "clinician": {"id": clinician, "role": "physician"},
-            "org": org,
-            "period": {"start": start},
-        },
-    )
+    fields = {
+        "patient": patient,
+        "clinician": {"id": clinician, "role": "physician"},
+        "org": org,
+        "period": {"start": start},
+    }
+    return _statement("ehr.care", org, start, patient, fields)
 
 
 def fresh_schema(dsn: str) -> str:
