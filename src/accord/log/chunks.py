@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from itertools import accumulate, pairwise
+from itertools import accumulate
 from typing import Final
 
 from accord.errors import StoreError, UsageError
@@ -49,16 +49,18 @@ def pack(entries: Sequence[bytes]) -> tuple[bytes, bytes]:
     return struct.pack(f">{len(entries)}I", *accumulate(map(len, entries))), data
 
 
-def unpack(count: int, offsets: bytes, data: bytes) -> list[bytes]:
-    """The entries of a stored chunk; StoreError if the row is not a well-formed chunk."""
+def unpack(
+    count: int, offsets: bytes, data: bytes, lo: int = 0, hi: int | None = None
+) -> list[bytes]:
+    """Entries ``[lo, hi)`` of a stored chunk (all of them by default); StoreError if the row
+    is not a well-formed chunk (the whole row is checked, whatever range is read).
+
+    Only the entries asked for are sliced out: a node reading one record's entry (every
+    record of a proof bundle) no longer copies the other 255."""
     if not 1 <= count <= CHUNK_SIZE or len(offsets) != 4 * count:
         raise StoreError("stored entry chunk is corrupt (count or offsets)")
     ends = struct.unpack(f">{count}I", offsets)
-    if ends[-1] != len(data) or any(a > b for a, b in pairwise(ends)):
+    if ends[-1] != len(data) or list(ends) != sorted(ends):
         raise StoreError("stored entry chunk is corrupt (offsets do not match the data)")
-    out = []
-    start = 0
-    for end in ends:
-        out.append(data[start:end])
-        start = end
-    return out
+    stop = count if hi is None else min(hi, count)
+    return [data[ends[i - 1] if i else 0 : ends[i]] for i in range(max(lo, 0), stop)]

@@ -110,8 +110,7 @@ def read_entries(db: Database, start: int, end: int) -> list[bytes]:
             continue
         if first > at:
             break
-        items = chunks.unpack(count, bytes(offsets), bytes(data))
-        take = items[at - first : end - first]
+        take = chunks.unpack(count, bytes(offsets), bytes(data), at - first, end - first)
         out.extend(take)
         at += len(take)
     if at != end:

@@ -33,6 +33,9 @@ def test_pack_unpack_round_trip() -> None:
     offsets, data = chunks.pack(entries)
     assert offsets == struct.pack(">5I", 0, 1, 301, 301, 304)
     assert chunks.unpack(5, offsets, data) == entries
+    for lo in range(6):
+        for hi in range(lo, 8):
+            assert chunks.unpack(5, offsets, data, lo, hi) == entries[lo:hi]
 
 
 @pytest.mark.parametrize(
@@ -51,6 +54,14 @@ def test_corrupt_chunk_is_store_error(
 ) -> None:
     with pytest.raises(StoreError):
         chunks.unpack(count, offsets, data)
+    with pytest.raises(StoreError):  # reading one entry still checks the whole row
+        chunks.unpack(count, offsets, data, 0, 1)
+
+
+def test_a_corrupt_offset_outside_the_range_read_is_still_refused() -> None:
+    offsets = struct.pack(">4I", 1, 2, 1, 4)  # the third end goes back
+    with pytest.raises(StoreError):
+        chunks.unpack(4, offsets, b"abcd", 0, 1)
 
 
 def test_pack_refuses_empty_or_oversized_chunks() -> None:
