@@ -45,6 +45,7 @@ __all__ = [
     "edge_from_stored",
     "edge_hashes",
     "edge_root",
+    "pack_posting",
     "parse_posting",
     "posting_inclusion_proof",
     "posting_leaf_hash",
@@ -93,6 +94,12 @@ def _is_u64(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_U64
 
 
+def pack_posting(seq: int, log_ts: int, event_hash: bytes) -> bytes:
+    """The 48-byte posting ``u64be(seq) || u64be(log_ts) || event_hash`` (unchecked:
+    for values storage already holds; :class:`Posting` checks its fields)."""
+    return _PACK.pack(seq, log_ts) + event_hash
+
+
 @dataclass(frozen=True, slots=True)
 class Posting:
     """One posting: main-log ``seq``, its ``log_ts`` (ms) and the entry's RFC 9162 leaf hash."""
@@ -109,7 +116,7 @@ class Posting:
 
     def to_bytes(self) -> bytes:
         """The 48-byte posting ``u64be(seq) || u64be(log_ts) || event_hash``."""
-        return _PACK.pack(self.seq, self.log_ts) + self.event_hash
+        return pack_posting(self.seq, self.log_ts, self.event_hash)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Posting:

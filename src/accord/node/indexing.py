@@ -22,6 +22,7 @@ The tables are the same on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -42,7 +43,7 @@ from accord.index import (
     Query,
     prove_key,
 )
-from accord.index.postings import STORED_LEVEL, edge_from_stored, edge_root
+from accord.index.postings import STORED_LEVEL, edge_from_stored, edge_root, pack_posting
 from accord.log import Log
 from accord.merkle import NodeID, leaf_hash
 from accord.records import Header, IndexCommit, parse_leaf
@@ -144,6 +145,7 @@ INDEX_STEPS: Final = (
 )
 
 
+@functools.lru_cache(maxsize=64)
 def _parts_in(top: int) -> str:
     """SQL for "the row is in part 0..top": one B-tree seek per part (not a range on the
     part, which would scan every part's rows)."""
@@ -152,7 +154,7 @@ def _parts_in(top: int) -> str:
 
 def _posting(seq: Any, log_ts: Any, evh: Any) -> bytes:
     """A stored posting row's columns (as a database driver returns them) as 48 bytes."""
-    return int(seq).to_bytes(8, "big") + int(log_ts).to_bytes(8, "big") + bytes(evh)
+    return pack_posting(int(seq), int(log_ts), bytes(evh))
 
 
 def _top_part(db: Database, table: str) -> int:
@@ -244,7 +246,7 @@ class _Overlay:
         out: dict[int, bytes] = {}
         for postings, _ in self._groups():
             for _, idx, seq, log_ts, evh in postings.get(key_id, ()):
-                out[idx] = seq.to_bytes(8, "big") + log_ts.to_bytes(8, "big") + evh
+                out[idx] = pack_posting(seq, log_ts, evh)
         return out
 
     def node(self, key_id: bytes, level: int, idx: int) -> bytes | None:
